@@ -18,10 +18,16 @@
 #include "queue/queue_record.h"
 
 #define SPOOL_VERSION		1	/* what this release writes and reads */
-#define CACHE_BYTES		(32u * 1024 * 1024)
+#define CACHE_BYTES		(64u * 1024 * 1024)
+/*
+ * Big pages for bodies: a small body sits on a leaf page with others, and a
+ * full chunk fills exactly one overflow page (4 KiB pages made each 4 KiB
+ * body take two overflow pages).
+ */
+#define BODY_PAGE_BYTES		65536
 #define LOG_BUFFER_BYTES	(4u * 1024 * 1024)
 #define LOG_FILE_BYTES		(32u * 1024 * 1024)
-#define LOCKS_MAX		50000
+#define LOCKS_MAX		10000
 #define CHECKPOINT_SECS		60
 #define IDCTR_RANDOM_MASK	0xfffffu		/* 20 random bits */
 #define IDCTR_MAX		((1u << (5 * QUEUE_IDCTR_LEN)) - 1)
@@ -115,14 +121,20 @@ env_setup(struct queue *q, char *err, size_t errlen)
 }
 
 static int
-db_setup(struct queue *q, DB **dbp, const char *file, char *err,
-    size_t errlen)
+db_setup(struct queue *q, DB **dbp, const char *file, uint32_t pagesize,
+    char *err, size_t errlen)
 {
 	DB	*db;
 	int	 r;
 
 	if ((r = db_create(&db, q->env, 0)) != 0) {
 		snprintf(err, errlen, "db_create: %s", db_strerror(r));
+		return -1;
+	}
+	/* Only used when the file is created. */
+	if (pagesize != 0 && (r = db->set_pagesize(db, pagesize)) != 0) {
+		snprintf(err, errlen, "set_pagesize: %s", db_strerror(r));
+		(void)db->close(db, 0);
 		return -1;
 	}
 	r = db->open(db, NULL, file, NULL, DB_BTREE,
@@ -398,11 +410,11 @@ queue_open(struct event_base *base, const struct queue_params *p, char *err,
 	TAILQ_INIT(&q->pending);
 	TAILQ_INIT(&q->done);
 	if (env_setup(q, err, errlen) == -1 ||
-	    db_setup(q, &q->meta, "meta.db", err, errlen) == -1 ||
+	    db_setup(q, &q->meta, "meta.db", 0, err, errlen) == -1 ||
 	    check_version(q, err, errlen) == -1 ||
-	    db_setup(q, &q->msgs, "messages.db", err, errlen) == -1 ||
-	    db_setup(q, &q->bodies, "bodies.db", err, errlen) == -1 ||
-	    db_setup(q, &q->sched, "schedule.db", err, errlen) == -1 ||
+	    db_setup(q, &q->msgs, "messages.db", 0, err, errlen) == -1 ||
+	    db_setup(q, &q->bodies, "bodies.db", BODY_PAGE_BYTES, err, errlen) == -1 ||
+	    db_setup(q, &q->sched, "schedule.db", 0, err, errlen) == -1 ||
 	    events_setup(q, err, errlen) == -1 ||
 	    queue_store_start(q, err, errlen) == -1) {
 		queue_free(q);

@@ -18,7 +18,8 @@
 #define QUEUE_RECORD_STRMAX	65536	/* bytes in one string field */
 #define QUEUE_RECORD_RCPTMAX	100000	/* recipients of one message */
 
-#define QUEUE_CHUNK_SIZE	65536	/* bytes in one body chunk */
+/* Bytes in one body chunk: a 64 KiB overflow page less its header. */
+#define QUEUE_CHUNK_SIZE	(65536 - 1024)
 #define QUEUE_BODYKEY_MAX	(QUEUE_ID_MAX + 4)
 #define QUEUE_SCHEDKEY_MAX	(8 + QUEUE_ID_MAX)
 

@@ -14,6 +14,7 @@
 #include <event2/thread.h>
 
 #include "common/log.h"
+#include "common/strutil.h"
 #include "queue/queue.h"
 #include "tests/tap.h"
 
@@ -564,6 +565,85 @@ test_version(void)
 	tq_fini(&t);
 }
 
+/* A clock that went back: ids still sort after the newest stored one. */
+static void
+test_ids_clock_back(void)
+{
+	struct tq	t;
+	struct timespec	ts;
+	static const char *r[] = { "r@x.test" };
+	char		future[QUEUE_ID_MAX], id[QUEUE_ID_MAX];
+	uint64_t	us;
+
+	tq_init(&t);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = ((uint64_t)ts.tv_sec + 3600) * 1000000;
+	strutil_base32(us, future, 11);
+	strutil_base32(77, future + 11, 5);
+	is_int(submit(&t, future, "s@x.test", r, 1, "b", 1), QUEUE_OK,
+	    "ids: a message from an hour ahead (a clock that went back)");
+	queue_close(t.q);
+	ok(tq_open(&t), "ids: reopen");
+	queue_new_id(t.q, id);
+	ok(strcmp(id, future) > 0, "ids: new ids sort after the newest stored id");
+	diag("stored %s, new %s", future, id);
+	tq_fini(&t);
+}
+
+static size_t
+count_logs(const char *dir)
+{
+	char	path[128];
+	size_t	i, n = 0;
+
+	for (i = 1; i < 100; i++) {
+		snprintf(path, sizeof(path), "%s/log.%010zu", dir, i);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* 40 MiB through a spool whose log files are 32 MiB: old logs go away. */
+static void
+test_log_removal(void)
+{
+	struct tq	t;
+	struct burst	b = { 0, 0 };
+	static const char *r[] = { "r@x.test" };
+	struct queue_envelope e;
+	struct evbuffer	*body = evbuffer_new();
+	char		(*ids)[QUEUE_ID_MAX] = calloc(40, QUEUE_ID_MAX);
+	char		*mb = malloc(1 << 20);
+	int		i;
+
+	tq_init(&t);
+	memset(mb, 'z', 1 << 20);
+	memset(&e, 0, sizeof(e));
+	e.sender = "s@x.test";
+	e.rcpts = r;
+	e.nrcpts = 1;
+	for (i = 0; i < 40; i++) {
+		queue_new_id(t.q, ids[i]);
+		e.id = ids[i];
+		evbuffer_add(body, mb, 1 << 20);
+		queue_submit(t.q, &e, body, on_burst, &b);
+		run_until(&t, &b.done, i + 1);
+	}
+	is_int(b.ok, 40, "checkpoint: 40 messages of 1 MiB stored");
+	ok(count_logs(t.dir) >= 2, "checkpoint: the log spans several files");
+	for (i = 0; i < 40; i++)
+		(void)queue_delete(t.q, ids[i]);
+	queue_close(t.q);
+	is_int(count_logs(t.dir), 1,
+	    "checkpoint: after the checkpoint at close one log file is left");
+	ok(tq_open(&t), "checkpoint: the spool reopens without the old logs");
+	tq_fini(&t);
+	evbuffer_free(body);
+	free(ids);
+	free(mb);
+}
+
 static void
 test_names(void)
 {
@@ -587,5 +667,7 @@ main(void)
 	test_refusals();
 	test_corrupt();
 	test_version();
+	test_ids_clock_back();
+	test_log_removal();
 	return tap_done();
 }
