@@ -110,8 +110,14 @@ env_setup(struct queue *q, char *err, size_t errlen)
 		    db_strerror(r));
 		return -1;
 	}
+	/*
+	 * DB_PRIVATE: the regions live in this process's heap. One process
+	 * uses the spool, and region files mapped from a full disk would
+	 * kill the daemon with SIGBUS where a write fails with ENOSPC.
+	 */
 	r = env->open(env, q->dir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
-	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_THREAD | DB_RECOVER, 0600);
+	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_THREAD | DB_RECOVER | DB_PRIVATE,
+	    0600);
 	if (r != 0) {
 		snprintf(err, errlen, "spool environment %s: %s", q->dir,
 		    db_strerror(r));

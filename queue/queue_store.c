@@ -23,6 +23,10 @@
 #include "queue/queue_int.h"
 #include "queue/queue_record.h"
 
+#define FLUSH_RETRY_FIRST_MS	10
+#define FLUSH_RETRY_MAX_MS	2000
+#define FLUSH_PATIENCE_MS	60000u	/* well below the SMTP DATA timeout */
+
 enum queue_status
 queue_store_status(int dberr)
 {
@@ -132,11 +136,112 @@ store_one(struct queue *q, struct queue_req *req, uint64_t *retries)
 	return queue_store_status(r);
 }
 
+/* Delete what store_txn() wrote; the keys follow from the request. */
+static int
+undo_txn(struct queue *q, struct queue_req *req)
+{
+	DB_TXN		*txn;
+	DBT		 key;
+	uint8_t		 k[QUEUE_SCHEDKEY_MAX + QUEUE_BODYKEY_MAX];
+	uint32_t	 chunk, nchunks;
+	int		 r;
+
+	nchunks = (req->bodylen + QUEUE_CHUNK_SIZE - 1) / QUEUE_CHUNK_SIZE;
+	if ((r = q->env->txn_begin(q->env, NULL, &txn, 0)) != 0)
+		return r;
+	memset(&key, 0, sizeof(key));
+	key.data = req->id;
+	key.size = strlen(req->id);
+	if ((r = q->msgs->del(q->msgs, txn, &key, 0)) != 0)
+		goto out;
+	key.data = k;
+	key.size = queue_record_schedkey(req->when, req->id, k);
+	if ((r = q->sched->del(q->sched, txn, &key, 0)) != 0)
+		goto out;
+	for (chunk = 0; chunk < nchunks; chunk++) {
+		key.size = queue_record_bodykey(req->id, chunk, k);
+		if ((r = q->bodies->del(q->bodies, txn, &key, 0)) != 0)
+			goto out;
+	}
+	return txn->commit(txn, DB_TXN_NOSYNC);
+out:
+	(void)txn->abort(txn);
+	return r;
+}
+
+/*
+ * The log flush failed for good: the batch's transactions are committed but
+ * not durable, and their senders will be told to try again. Take the
+ * messages out again so that a later flush does not make them durable behind
+ * the senders' backs (which would deliver them twice). Returns 0 when done.
+ */
+static int
+store_undo(struct queue *q, struct queue_req *req, uint64_t *retries)
+{
+	int r = 0, i;
+
+	for (i = 0; i < QUEUE_TXN_RETRIES; i++) {
+		if ((r = undo_txn(q, req)) == 0)
+			return 0;
+		if (!queue_txn_retryable(r))
+			break;
+		(*retries)++;
+	}
+	log_debug("queue: id=%s not withdrawn: %s", req->id, db_strerror(r));
+	return -1;
+}
+
+/*
+ * Make the log durable. A failed flush (disk full, I/O error) keeps the
+ * records in the log buffer, so try again for a while before giving up:
+ * the transactions are committed, and an answer of "try again" for a
+ * message that later becomes durable means a duplicate.
+ */
+static int
+store_flush(struct queue *q)
+{
+	struct timespec	ts;
+	uint64_t	start = strutil_now_ms(), waited = 0;
+	uint64_t	wait = FLUSH_RETRY_FIRST_MS;
+	int		r, stop = 0;
+
+	while ((r = q->env->log_flush(q->env, NULL)) != 0 && !stop &&
+	    waited < FLUSH_PATIENCE_MS) {
+		if (waited == 0)
+			log_warnx("queue: log flush failed, retrying for up to "
+			    "%u s: %s", FLUSH_PATIENCE_MS / 1000,
+			    db_strerror(r));
+		if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+			fatal("store_flush: clock_gettime");
+		ts.tv_sec += wait / 1000;
+		ts.tv_nsec += (long)(wait % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_mutex_lock(&q->mtx) != 0)
+			fatalx("store_flush: mutex");
+		/* Wakes early on close or a new submission; both are fine. */
+		if (!q->stop)
+			(void)pthread_cond_timedwait(&q->cond, &q->mtx, &ts);
+		stop = q->stop;
+		if (pthread_mutex_unlock(&q->mtx) != 0)
+			fatalx("store_flush: mutex");
+		waited = strutil_now_ms() - start;
+		if (wait < FLUSH_RETRY_MAX_MS)
+			wait *= 2;
+	}
+	if (r == 0 && waited > 0)
+		log_info("queue: log flush succeeded again");
+	return r;
+}
+
 static void
 store_batch(struct queue *q, struct queue_reqs *batch)
 {
 	struct queue_req	*req;
 	uint64_t		 n = 0, ok = 0, failed = 0, retries = 0;
+	uint64_t		 stuck = 0;
 	int			 r;
 
 	TAILQ_FOREACH(req, batch, entry) {
@@ -149,12 +254,17 @@ store_batch(struct queue *q, struct queue_reqs *batch)
 		req->body = NULL;
 	}
 	/* One flush makes every transaction committed above durable. */
-	if (ok > 0 && (r = q->env->log_flush(q->env, NULL)) != 0) {
-		log_warnx("queue: log flush failed, %llu messages not "
-		    "acknowledged: %s", (unsigned long long)ok, db_strerror(r));
+	if (ok > 0 && (r = store_flush(q)) != 0) {
 		TAILQ_FOREACH(req, batch, entry)
-			if (req->status == QUEUE_OK)
+			if (req->status == QUEUE_OK) {
+				if (store_undo(q, req, &retries) == -1)
+					stuck++;
 				req->status = queue_store_status(r);
+			}
+		log_warnx("queue: log flush failed, %llu messages not "
+		    "acknowledged (%llu of them could not be withdrawn and "
+		    "may be delivered later): %s", (unsigned long long)ok,
+		    (unsigned long long)stuck, db_strerror(r));
 		ok = 0;
 	}
 	TAILQ_FOREACH(req, batch, entry)
