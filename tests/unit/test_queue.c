@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "queue/queue.h"
+#include "queue/queue_record.h"
 #include "tests/tap.h"
 
 struct tq {
@@ -532,6 +533,74 @@ test_corrupt(void)
 	tq_fini(&t);
 }
 
+/* Move a message's next attempt to when, as delivery will after a failure. */
+static int
+reschedule(struct tq *t, const char *id, time_t when)
+{
+	DB			*msgs = raw_db(t, "messages.db"), *sched = raw_db(t, "schedule.db");
+	struct queue_msg_info	*m = NULL;
+	DBT			 key, data;
+	uint8_t			*rec = NULL, k[QUEUE_SCHEDKEY_MAX];
+	size_t			 len;
+	const char		*why;
+	int			 r = -1;
+
+	if (msgs == NULL || sched == NULL || queue_info(t->q, id, &m) != QUEUE_OK)
+		goto out;
+	memset(&key, 0, sizeof(key));
+	key.data = k;
+	key.size = queue_record_schedkey(m->next_attempt, id, k);
+	if (sched->del(sched, NULL, &key, DB_AUTO_COMMIT) != 0)
+		goto out;
+	m->next_attempt = when;
+	key.size = queue_record_schedkey(when, id, k);
+	memset(&data, 0, sizeof(data));
+	if (sched->put(sched, NULL, &key, &data, DB_AUTO_COMMIT) != 0 ||
+	    queue_record_encode(m, &rec, &len, &why) != 0)
+		goto out;
+	r = raw_put(msgs, id, strlen(id), rec, len);
+out:
+	free(rec);
+	queue_info_free(m);
+	if (msgs != NULL)
+		msgs->close(msgs, 0);
+	if (sched != NULL)
+		sched->close(sched, 0);
+	return r;
+}
+
+static void
+test_future(void)
+{
+	struct tq	 t;
+	char		 a[QUEUE_ID_MAX], b[QUEUE_ID_MAX], c[QUEUE_ID_MAX], due[QUEUE_ID_MAX];
+	time_t		 now = time(NULL), when;
+
+	tq_init(&t);
+	simple(&t, a, "a");
+	simple(&t, b, "b");
+	simple(&t, c, "c");
+	ok(reschedule(&t, a, now + 7200) == 0 && reschedule(&t, b, now + 3600) == 0 &&
+	    reschedule(&t, c, now + 5400) == 0, "future: three messages deferred");
+	ok(queue_next_due(t.q, now, due, &when) == QUEUE_OK && strcmp(due, b) == 0 &&
+	    when == now + 3600, "next_due: the earliest time first, not the lowest id");
+	ok(when > now, "next_due: reports a time in the future for a timer");
+	is_int(queue_flush(t.q, a), QUEUE_OK, "flush: one message");
+	ok(queue_next_due(t.q, time(NULL), due, &when) == QUEUE_OK && strcmp(due, a) == 0 &&
+	    when <= time(NULL), "flush: that message is due now");
+	is_int(queue_hold(t.q, c), QUEUE_OK, "flush: hold another");
+	is_int(queue_flush(t.q, NULL), QUEUE_OK, "flush: all");
+	ok(queue_next_due(t.q, time(NULL), due, &when) == QUEUE_OK && when <= time(NULL),
+	    "flush all: the deferred message is due now");
+	is_int(queue_delete(t.q, a), QUEUE_OK, "flush all: delete a");
+	ok(queue_next_due(t.q, time(NULL), due, &when) == QUEUE_OK && strcmp(due, b) == 0 &&
+	    when <= time(NULL), "flush all: b was made due");
+	is_int(queue_delete(t.q, b), QUEUE_OK, "flush all: delete b");
+	is_int(queue_next_due(t.q, time(NULL), due, &when), QUEUE_ENOENT,
+	    "flush all: the held message c was not scheduled");
+	tq_fini(&t);
+}
+
 static void
 test_version(void)
 {
@@ -668,6 +737,7 @@ main(void)
 	test_refusals();
 	test_corrupt();
 	test_version();
+	test_future();
 	test_ids_clock_back();
 	test_log_removal();
 	return tap_done();
