@@ -123,4 +123,30 @@ struct queue_counts {
 };
 enum queue_status queue_counts(struct queue *, struct queue_counts *);
 
+/*
+ * Delivery: the earliest schedule entry, whatever its time. QUEUE_OK fills id
+ * and *when (the message is due when *when <= now; otherwise a caller arms a
+ * timer for *when - now), QUEUE_ENOENT when nothing is scheduled. Held
+ * messages have no schedule entry.
+ */
+enum queue_status queue_next_due(struct queue *, time_t now,
+		    char id[QUEUE_ID_MAX], time_t *when);
+
+/* Storage thread figures, for logs, the control socket and benchmarks. */
+struct queue_stats {
+	uint64_t	submitted;	/* queue_submit() calls */
+	uint64_t	committed;	/* transactions reported QUEUE_OK */
+	uint64_t	failed;		/* reported QUEUE_ETEMP or QUEUE_ENOSPC */
+	uint64_t	flushes;	/* log flushes, one per batch */
+	uint64_t	max_batch;	/* most transactions covered by one flush */
+	uint64_t	retries;	/* transactions retried after a deadlock */
+	uint64_t	checkpoints;
+};
+void		 queue_stats(struct queue *, struct queue_stats *);
+/*
+ * At most n transactions per log flush (0: no limit, the default). 1 turns
+ * group commit off: one flush per message, for measurements and tests.
+ */
+void		 queue_set_batch_max(struct queue *, size_t n);
+
 #endif
