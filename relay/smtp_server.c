@@ -245,6 +245,8 @@ void
 smtp_server_start(struct smtp_server *srv, struct queue *q)
 {
 	struct smtp_listener	*l;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
 	char			 addr[NETADDR_STRLEN];
 	size_t			 i;
 
@@ -259,9 +261,10 @@ smtp_server_start(struct smtp_server *srv, struct queue *q)
 			fatal("smtp_server_start: evconnlistener_new");
 		l->fd = -1;	/* the listener owns it */
 		evconnlistener_set_error_cb(l->lev, on_accept_error);
-		netaddr_format_host((struct sockaddr *)&srv->cfg->listen[i].ss, addr, sizeof(addr));
-		log_info("smtp: listening on %s port %d", addr,
-		    netaddr_port((struct sockaddr *)&srv->cfg->listen[i].ss));
+		if (smtp_server_listen_addr(srv, i, &ss, &sslen) == 0) {
+			netaddr_format((struct sockaddr *)&ss, addr, sizeof(addr));
+			log_info("smtp: listening on %s", addr);
+		}
 	}
 }
 
