@@ -77,16 +77,18 @@ on_commit(enum queue_status st, void *arg)
 		fatalx("on_commit: session in state %s", smtp_strstate(s->state));
 	if ((s->flags & SMTP_F_GONE) || srv == NULL) {
 		if (st == QUEUE_OK)
-			log_info("%s: client=%s, from=<%s>, nrcpt=%zu (client gone before the reply)",
-			    s->id, s->addr, s->sender, s->nrcpts);
+			log_info("%s: client=[%s]:%d, from=<%s>, nrcpt=%zu, size=%llu "
+			    "(client gone before the reply)", s->id, s->addr_host,
+			    netaddr_port((struct sockaddr *)&s->ss), s->sender, s->nrcpts,
+			    (unsigned long long)s->data_size);
 		s->state = SMTP_S_HELO;
 		smtp_session_destroy(s);
 		return;
 	}
 	switch (st) {
 	case QUEUE_OK:
-		log_info("%s: client=%s, from=<%s>, nrcpt=%zu, size=%llu%s%s", s->id, s->addr,
-		    s->sender, s->nrcpts, (unsigned long long)s->data_size,
+		log_info("%s: client=[%s]:%d, from=<%s>, nrcpt=%zu, size=%llu%s%s", s->id,
+		    s->addr_host, netaddr_port((struct sockaddr *)&s->ss), s->sender, s->nrcpts, (unsigned long long)s->data_size,
 		    s->auth_user != NULL && (s->flags & SMTP_F_AUTH) ? ", sasl_username=" : "",
 		    s->auth_user != NULL && (s->flags & SMTP_F_AUTH) ? s->auth_user : "");
 		srv->stats.messages_accepted++;

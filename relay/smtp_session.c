@@ -26,6 +26,8 @@
 
 /* Input is taken in bounded steps: a session never holds more than this. */
 #define SMTP_READ_HIWAT		(16 * 1024)
+/* Replies not yet taken by the client: stop reading commands beyond this. */
+#define SMTP_WRITE_HIWAT	(16 * 1024)
 /* AUTH responses may be longer than a command line (RFC 4954 4). */
 #define SMTP_AUTH_LINE_MAX	2048
 
@@ -375,6 +377,9 @@ smtp_session_resume(struct smtp_session *s)
 		in = bufferevent_get_input(s->bev);
 		if (evbuffer_get_length(in) == 0)
 			return;
+		/* a client that does not read its replies gets no more (resumed in session_write) */
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_WRITE_HIWAT)
+			return;
 		switch (s->state) {
 		case SMTP_S_DATA:
 			read_data(s, in);
@@ -409,6 +414,8 @@ session_write(struct bufferevent *bev, void *arg)
 		smtp_session_destroy(s);
 	else if (s->state == SMTP_S_TLS_WAIT)
 		begin_tls(s);
+	else
+		smtp_session_resume(s);
 }
 
 static void
