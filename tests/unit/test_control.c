@@ -116,6 +116,17 @@ recv_line(int fd)
 	return NULL;
 }
 
+/* The next answer line as JSON (NULL if none). */
+static json_t *
+recv_json(int fd)
+{
+	char	*line = recv_line(fd);
+	json_t	*o = line != NULL ? json_loads(line, 0, NULL) : NULL;
+
+	free(line);
+	return o;
+}
+
 /* Send one request line, parse its answer. */
 static json_t *
 ask_fd(int fd, const char *req)
@@ -276,10 +287,10 @@ test_protocol(void)
 	is_str(o != NULL ? jstr(o, "error") : NULL, "queue.hold needs an \"id\"",
 	    "protocol: pipelined requests answered in order (1)");
 	json_decref(o);
-	o = json_loads(recv_line(fd), 0, NULL);
+	o = recv_json(fd);
 	ok(o != NULL && is_ok(o), "protocol: pipelined requests answered in order (2)");
 	json_decref(o);
-	o = json_loads(recv_line(fd), 0, NULL);
+	o = recv_json(fd);
 	is_str(o != NULL ? jstr(o, "error") : NULL, "unknown command: nope2",
 	    "protocol: pipelined requests answered in order (3)");
 	json_decref(o);
@@ -290,12 +301,13 @@ test_protocol(void)
 	memset(big, 'x', CONTROL_MAX_REQUEST + 4096);
 	fd = ctl_connect();
 	send_all(fd, big, CONTROL_MAX_REQUEST + 4096);
-	o = json_loads(recv_line(fd), 0, NULL);
+	o = recv_json(fd);
 	is_str(o != NULL ? jstr(o, "error") : NULL, "request too large",
 	    "bounds: a request over 64 KiB is refused");
 	json_decref(o);
-	big[0] = '\0';
-	is_str(recv_line(fd), "", "bounds: and the connection is closed");
+	free(big);
+	big = recv_line(fd);
+	is_str(big, "", "bounds: and the connection is closed");
 	close(fd);
 	free(big);
 
@@ -303,7 +315,7 @@ test_protocol(void)
 	fd = ctl_connect();
 	send_line(fd, "{\"cmd\":\"help\"}");
 	shutdown(fd, SHUT_WR);
-	o = json_loads(recv_line(fd), 0, NULL);
+	o = recv_json(fd);
 	ok(o != NULL && is_ok(o), "protocol: a half-closed client gets its answer");
 	json_decref(o);
 	close(fd);
