@@ -159,36 +159,28 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 	return 1;
 }
 
+/* Parse an open file; name is what errors call it. */
 static int
-cfg_parse_file(struct cfg_ctx *ctx, const char *path)
+cfg_parse_stream(struct cfg_ctx *ctx, FILE *fp, const char *name)
 {
-	int ret;
+	char	msg[sizeof(ctx->errmsg)];
+	int	ret;
 
-	if ((ctx->fp = fopen(path, "r")) == NULL) {
-		cfg_setmsg(ctx, "%s: cannot open the "
-		    "configuration file: %s", path, strerror(errno));
-		return -1;
-	}
-	ctx->file = path;
+	ctx->fp = fp;
+	ctx->file = name;
 	ctx->lastkey = -1;
 	ret = ini_parse_stream(cfg_read, ctx, cfg_handler, ctx);
-	if (fclose(ctx->fp) != 0 && ret == 0 && ctx->errline == 0)
-		cfg_error(ctx, ctx->lineno, "read error: %s", strerror(errno));
 	ctx->fp = NULL;
 	if (ret > 0 && (ctx->errline == 0 || ret < ctx->errline)) {
 		ctx->errline = ret;
-		cfg_setmsg(ctx, "syntax error: expected "
-		    "key = value (a # starts a comment line)");
+		cfg_setmsg(ctx, "syntax error: expected key = value (a # starts a comment line)");
 	} else if (ret < 0 && ctx->errline == 0) {
 		ctx->errline = 1;
 		cfg_setmsg(ctx, "cannot parse: out of memory");
 	}
 	if (ctx->errline != 0) {
-		char msg[sizeof(ctx->errmsg)];
-
 		strutil_lcpy(msg, ctx->errmsg, sizeof(msg));
-		cfg_setmsg(ctx, "%s:%d: %s", path,
-		    ctx->errline, msg);
+		cfg_setmsg(ctx, "%s:%d: %s", name, ctx->errline, msg);
 		return -1;
 	}
 	return 0;
@@ -300,8 +292,9 @@ cfg_default_hostname(struct config *cfg)
 	cfg->hostname = xstrdup(name);
 }
 
-int
-config_load(struct config *cfg, const char *path, char *const *overrides,
+/* Defaults, then the file (fp may be NULL), then the overrides, then checks. */
+static int
+cfg_load(struct config *cfg, FILE *fp, const char *name, char *const *overrides,
     size_t noverrides, char *err, size_t errlen)
 {
 	struct cfg_ctx	*ctx;
@@ -313,7 +306,7 @@ config_load(struct config *cfg, const char *path, char *const *overrides,
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->cfg = cfg;
 	ctx->lastkey = -1;
-	if (path != NULL && cfg_parse_file(ctx, path) == -1)
+	if (fp != NULL && cfg_parse_stream(ctx, fp, name) == -1)
 		goto out;
 	for (i = 0; i < noverrides; i++)
 		if (cfg_override(ctx, overrides[i]) == -1)
@@ -329,6 +322,35 @@ config_load(struct config *cfg, const char *path, char *const *overrides,
 	}
 	free(ctx);
 	return ret;
+}
+
+int
+config_load(struct config *cfg, const char *path, char *const *overrides,
+    size_t noverrides, char *err, size_t errlen)
+{
+	FILE	*fp = NULL;
+	int	 ret;
+
+	if (path != NULL && (fp = fopen(path, "r")) == NULL) {
+		memset(cfg, 0, sizeof(*cfg));
+		snprintf(err, errlen, "%s: cannot open the configuration file: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	ret = cfg_load(cfg, fp, path, overrides, noverrides, err, errlen);
+	if (fp != NULL && fclose(fp) != 0 && ret == 0) {
+		snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+		config_free(cfg);
+		return -1;
+	}
+	return ret;
+}
+
+int
+config_load_stream(struct config *cfg, FILE *fp, const char *name, char *const *overrides,
+    size_t noverrides, char *err, size_t errlen)
+{
+	return cfg_load(cfg, fp, name, overrides, noverrides, err, errlen);
 }
 
 void

@@ -74,6 +74,9 @@ struct config {
  */
 int	config_load(struct config *, const char *path, char *const *overrides,
 	    size_t noverrides, char *err, size_t errlen);
+/* The same from an open stream (tests, fuzzing); name is used in errors. */
+int	config_load_stream(struct config *, FILE *, const char *name,
+	    char *const *overrides, size_t noverrides, char *err, size_t errlen);
 void	config_free(struct config *);
 /* postconf -n style: every effective setting, "key = value", one a line. */
 void	config_print(const struct config *, FILE *);
