@@ -1,0 +1,95 @@
+/*
+ * policy.h: the MTA-STS policy engine's public face (RFC 8461), the only
+ * policy/ header relay/ includes. One lookup per recipient domain gives the
+ * mode to apply and the allowed mx patterns; concurrent lookups of a domain
+ * share one TXT query and one fetch; policies are cached in policy.db and
+ * refreshed in the background.
+ */
+#ifndef POLICY_POLICY_H
+#define POLICY_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <db.h>
+
+#include "common/netaddr.h"
+
+struct event_base;
+struct policy;
+
+enum policy_mode {
+	POLICY_MODE_ABSENT = 0,	/* no usable policy: deliver as without MTA-STS */
+	POLICY_MODE_NONE,	/* S29: a policy of mode none: the same */
+	POLICY_MODE_TESTING,	/* S28: deliver, log violations */
+	POLICY_MODE_ENFORCE,	/* S27 */
+	POLICY_MODE_TEMPFAIL	/* Ours: TXT lookup failed, nothing cached: defer */
+};
+
+enum policy_source {
+	POLICY_SOURCE_NONE = 0,	/* no policy applied */
+	POLICY_SOURCE_FRESH,	/* fetched for this lookup */
+	POLICY_SOURCE_CACHED	/* from policy.db */
+};
+
+struct policy_result {
+	const char		*domain;	/* normalized policy domain */
+	enum policy_mode	 mode;
+	enum policy_source	 source;
+	const char *const	*mx;		/* patterns ("*.d.test"), nmx of them */
+	size_t			 nmx;
+	const char		*id;		/* policy id, "" if none */
+	uint32_t		 max_age;
+	/* on trouble (even when a cached policy is applied): */
+	const char		*result_type;	/* RFC 8460 type, "" when none */
+	const char		*reason;	/* human text, "" when none */
+};
+
+typedef void (*policy_on_result)(const struct policy_result *, void *);
+
+struct policy_params {
+	const char			*cainfo;	/* CA bundle; NULL: system */
+	const struct netaddr_endpoint	*dns;		/* NULL: system resolver */
+	size_t				 ndns;
+	unsigned			 dns_timeout_ms;	/* 0: 2000 */
+	unsigned			 policy_port;	/* 0: 443 */
+	unsigned			 fetch_timeout_s;	/* 0: 60 (max 60) */
+	unsigned			 refresh_interval_s;	/* S14; 0: 86400 */
+	unsigned			 tempfail_bound_s;	/* Ours; 0: 86400 */
+	unsigned			 backoff_s;	/* S11; 0: 300 */
+	/* wall clock in unix seconds; NULL: time(3). Tests move it. */
+	uint64_t			(*clock)(void *);
+	void				*clock_arg;
+};
+
+/* NULL on failure (logged). env: an open environment (policy.db goes there). */
+struct policy *policy_new(struct event_base *, DB_ENV *, const struct policy_params *);
+/* Pending lookups are dropped without their callbacks. */
+void	policy_free(struct policy *);
+
+/*
+ * Look up the policy of a recipient domain (A-label form; upper case and a
+ * trailing dot are fine). Returns 0 and calls cb later from the event loop,
+ * exactly once; -1 (no callback) when the domain is not a valid A-label
+ * name. The result and everything it points to live only during cb.
+ */
+int	policy_lookup(struct policy *, const char *domain, policy_on_result, void *);
+
+/*
+ * S22: may mail go to MX host mx_host under this result? ENFORCE and
+ * TESTING: 1 only if it matches one of the mx patterns (for TESTING the
+ * caller delivers anyway and logs the violation, S28). ABSENT, NONE: 1.
+ * TEMPFAIL: 0 (defer).
+ */
+int	policy_mx_allowed(const struct policy_result *, const char *mx_host);
+
+/*
+ * S14: start a refresh of every cached policy now (the timer does this
+ * every refresh_interval_s). Returns how many refreshes were started.
+ */
+int	policy_refresh(struct policy *);
+
+const char *policy_mode_name(enum policy_mode);	/* "enforce", ... "absent" */
+const char *policy_source_name(enum policy_source);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * test_fetch.c: the policy fetch end to end against `openssl s_server -WWW`
+ * on 127.0.0.1 with a CA made at test time (S6-S10, S17).
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "policy/fetch.h"
+#include "tests/tap.h"
+#include "tests/unit/test_fetch_server.h"
+
+static struct event_base *base;
+
+struct got {
+	int			 done;
+	enum fetch_status	 status;
+	long			 http;
+	char			 reason[256];
+	char			 mx[256];
+	size_t			 size;
+	int			 mode;
+};
+
+static int	pending;
+
+static void
+on_policy(const struct fetch_outcome *o, void *arg)
+{
+	struct got	*g = arg;
+
+	g->done = 1;
+	g->status = o->status;
+	g->http = o->http_status;
+	g->size = o->size;
+	snprintf(g->reason, sizeof(g->reason), "%s%s%s", o->reason,
+	    o->curl_error[0] ? ": " : "", o->curl_error);
+	if (o->policy != NULL) {
+		g->mode = (int)o->policy->mode;
+		snprintf(g->mx, sizeof(g->mx), "%s", o->policy->nmx ? o->policy->mx[0] : "");
+	}
+	if (--pending == 0)
+		event_base_loopbreak(base);
+}
+
+static struct https_lab	lab;
+
+static int
+setup(void)
+{
+	char	*big;
+	int	 r;
+
+	if (https_lab_setup(&lab, "mta-sts.d.test mta-sts.big.test mta-sts.bad.test") == -1)
+		return -1;
+	if (https_lab_write(&lab, "good", "version: STSv1\r\nmode: enforce\r\n"
+	    "mx: mail.d.test\r\nmax_age: 86400\r\n", 64) == -1 ||
+	    https_lab_write(&lab, "bad", "version: STSv1\nmode: enfroce\n"
+	    "max_age: 1\n", 41) == -1)
+		return -1;
+	big = malloc(70000);
+	memcpy(big, "version: STSv1\nmode: none\nmax_age: 1\npad: ", 43);
+	memset(big + 43, 'x', 70000 - 44);
+	big[69999] = '\n';
+	r = https_lab_write(&lab, "big", big, 70000);
+	free(big);
+	return r;
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	diag("deadline reached with %d fetches pending", pending);
+	event_base_loopbreak(base);
+}
+
+static void
+query(struct fetcher *f, const char *domain, struct got *g)
+{
+	struct sockaddr_storage	ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	memset(g, 0, sizeof(*g));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fetch_query_policy(f, domain, &ss, 1, on_policy, g) == 0)
+		pending++;
+}
+
+static void
+run(void)
+{
+	struct timeval	 tv = { 30, 0 };
+	struct event	*dl = evtimer_new(base, on_deadline, NULL);
+
+	evtimer_add(dl, &tv);
+	event_base_dispatch(base);
+	event_free(dl);
+}
+
+int
+main(void)
+{
+	struct fetch_params	 p;
+	struct fetcher		*f, *fother, *fdead;
+	struct got		 good, big, bad, wrongname, untrusted, refused, silent;
+	pid_t			 s1, s2, s3;
+	int			 port1, port2, port3, lfd;
+	struct sockaddr_in	 sin;
+
+	log_init("test_fetch", LOG_DEST_STDERR, LOG_LVL_WARN);
+	signal(SIGPIPE, SIG_IGN);
+	if (setup() == -1) {
+		printf("1..0 # SKIP cannot make test certificates with openssl\n");
+		https_lab_cleanup(&lab);
+		return 0;
+	}
+	base = event_base_new();
+	port1 = https_lab_free_port();
+	s1 = https_lab_serve(&lab, "good", port1);
+	port2 = https_lab_free_port();
+	s2 = https_lab_serve(&lab, "big", port2);
+	port3 = https_lab_free_port();
+	s3 = https_lab_serve(&lab, "bad", port3);
+	ok(s1 > 0 && s2 > 0 && s3 > 0, "three policy servers started");
+
+	memset(&p, 0, sizeof(p));
+	p.cainfo = lab.cafile;
+	p.timeout_s = 10;
+	p.port = (unsigned)port1;
+	f = fetch_new(base, &p);
+	query(f, "d.test", &good);
+	query(f, "e.test", &wrongname);	/* cert names mta-sts.d.test only */
+	p.cainfo = lab.othercafile;
+	fother = fetch_new(base, &p);
+	query(fother, "d.test", &untrusted);
+	run();
+	is_int(good.status, FETCH_OK, "S6: policy fetched over HTTPS from the given address");
+	diag("good: %s", good.reason);
+	ok(good.mode == 2 && strcmp(good.mx, "mail.d.test") == 0 && good.http == 200,
+	    "S15: fetched policy parsed (CRLF body)");
+	is_int(wrongname.status, FETCH_WEBPKI_INVALID,
+	    "S7: certificate for another name: sts-webpki-invalid");
+	diag("wrong name: %s", wrongname.reason);
+	is_int(untrusted.status, FETCH_WEBPKI_INVALID,
+	    "S7: certificate from an untrusted CA: sts-webpki-invalid");
+	fetch_free(fother);
+	fetch_free(f);
+
+	p.cainfo = lab.cafile;
+	p.port = (unsigned)port2;
+	f = fetch_new(base, &p);
+	query(f, "big.test", &big);
+	run();
+	fetch_free(f);
+	is_int(big.status, FETCH_FETCH_ERROR, "S10: body over 64 KiB: fetch error");
+	ok(big.size <= 65536, "S10: no more than 64 KiB kept");
+	diag("big: %s (size %zu)", big.reason, big.size);
+
+	p.port = (unsigned)port3;
+	f = fetch_new(base, &p);
+	query(f, "bad.test", &bad);
+	run();
+	fetch_free(f);
+	is_int(bad.status, FETCH_POLICY_INVALID, "S17: invalid policy: sts-policy-invalid");
+	is_str(bad.reason, "line 2: mode: unknown value 'enfroce'", "  with the parser's reason");
+
+	/* refused: a port nobody listens on; silent: accepts, never speaks */
+	p.port = (unsigned)https_lab_free_port();
+	fdead = fetch_new(base, &p);
+	query(fdead, "d.test", &refused);
+	run();
+	fetch_free(fdead);
+	is_int(refused.status, FETCH_FETCH_ERROR, "connection refused: fetch error");
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
+	listen(lfd, 4);
+	{
+		socklen_t len = sizeof(sin);
+
+		getsockname(lfd, (struct sockaddr *)&sin, &len);
+	}
+	p.port = ntohs(sin.sin_port);
+	p.timeout_s = 1;
+	fdead = fetch_new(base, &p);
+	query(fdead, "d.test", &silent);
+	run();
+	fetch_free(fdead);
+	close(lfd);
+	is_int(silent.status, FETCH_FETCH_ERROR, "S10: a silent server times out: fetch error");
+	diag("silent: %s", silent.reason);
+
+	ok(fetch_query_policy(fdead = fetch_new(base, &p), "d.test", NULL, 0,
+	    on_policy, NULL) == -1, "no address: refused (libcurl never resolves)");
+	fetch_free(fdead);
+
+	https_lab_stop(s1);
+	https_lab_stop(s2);
+	https_lab_stop(s3);
+	event_base_free(base);
+	https_lab_cleanup(&lab);
+	return tap_done();
+}
