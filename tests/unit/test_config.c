@@ -189,7 +189,8 @@ test_lists(void)
 
 	err = load("client_networks = 10.0.0.0/8, 192.168.1.7\n"
 	    "\t2001:db8::/32\n"
-	    "listen = [::1]:2526 127.0.0.1\n"
+	    "listen = [::1]:2526\n"
+	    "  127.0.0.1\n"
 	    "dns_servers = 127.0.0.1:5353 ::1\n", NULL, 0, &cfg);
 	if (!ok(err == NULL, "lists: networks with a continuation line, endpoints"))
 		diag("%s", err);
@@ -312,8 +313,8 @@ test_round_trip(void)
 	char		*pa, *pb;
 	char		*o[] = { "hostname=relay.example.net" };
 
-	err = load("listen = 127.0.0.1:25 [::1]:2525 10.1.2.3:587 10.1.2.4:587 10.1.2.5:587\n"
-	    "  10.1.2.6:587 10.1.2.7:587 10.1.2.8:587 10.1.2.9:587\n"
+	err = load("listen = 127.0.0.1:25 10.1.2.3:587 10.1.2.4:587 10.1.2.5:587\n"
+	    "  [::1]:2525 10.1.2.6:587 10.1.2.7:587 10.1.2.8:587 10.1.2.9:587\n"
 	    "client_networks =\n"
 	    "message_size_limit = 1536k\n"
 	    "timeout_data = 90\n"
