@@ -16,6 +16,7 @@
 #ifndef RELAY_CONTROL_H
 #define RELAY_CONTROL_H
 
+#include <sys/types.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -38,6 +39,12 @@ typedef void (*control_handler)(struct control_request *, const json_t *args, vo
  */
 struct control	*control_new(struct event_base *, const char *path,
 		    char *err, size_t errlen);
+/*
+ * Give the socket (and its folder, when control_new() made it) to the user
+ * the daemon is about to become, so that stsrelayctl run as that user works
+ * after privileges are dropped. -1 with err on failure.
+ */
+int		 control_chown(struct control *, uid_t, gid_t, char *err, size_t errlen);
 /* Closes every client (pending requests are answered into the void) and
  * removes the socket file. */
 void		 control_free(struct control *);

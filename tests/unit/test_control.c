@@ -213,6 +213,8 @@ test_socket(void)
 	snprintf(want, sizeof(want), "%s/run", dir);
 	ok(stat(want, &st) == 0 && S_ISDIR(st.st_mode), "socket: missing folder created");
 	is_int(st.st_mode & 0777, 0700, "socket: folder mode 0700");
+	ok(control_chown(ctl, getuid(), getgid(), err, sizeof(err)) == 0,
+	    "socket: control_chown to ourselves works");
 	other = start(err, sizeof(err));
 	ok(other == NULL, "socket: a second daemon on the same socket is refused");
 	snprintf(want, sizeof(want), "%s: another stsrelayd answers on it", sock);
