@@ -575,3 +575,23 @@ control_base64(const void *data, size_t len)
 	*o = '\0';
 	return out;
 }
+
+json_t *
+control_json_string(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if (s == NULL)
+		s = "";
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	if ((j = json_string(copy)) == NULL)
+		fatalx("control_json_string: out of memory");
+	free(copy);
+	return j;
+}

@@ -65,6 +65,12 @@ const char	*control_arg_string(const json_t *args, const char *key);
 void		 control_adopt(struct control *, void *);
 /* Base64 (RFC 4648) of len bytes, for bodies that are not UTF-8; free() it. */
 char		*control_base64(const void *, size_t);
+/*
+ * A JSON string of any bytes: as they are when they are UTF-8, else with
+ * every byte outside printable ASCII replaced by '?' (remote servers' reply
+ * texts and envelope addresses are not always UTF-8). Never NULL.
+ */
+json_t		*control_json_string(const char *);
 /* Control connections open now. */
 size_t		 control_nclients(const struct control *);
 
