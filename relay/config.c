@@ -108,7 +108,8 @@ cfg_read(char *str, int num, void *stream)
 	}
 	for (p = buf; *p == ' ' || *p == '\t'; p++)
 		;
-	if (*p == '[') {
+	/* Indented, it may continue a list of IPv6 addresses: [::1]:25 */
+	if (*p == '[' && (p == buf || ctx->lastkey == -1)) {
 		cfg_error(ctx, ctx->lineno, "%s: sections are not supported, the file "
 		    "is one flat list of key = value lines", p);
 		return str;
@@ -125,8 +126,11 @@ cfg_handler(void *user, const char *section, const char *name, const char *value
 	char		 msg[400];
 	int		 k, append = 0;
 
-	if (*section != '\0')
-		return 0;	/* cfg_read() refused the [section] line already */
+	if (*section != '\0') {
+		/* cfg_read() refuses [section] lines; this is in case one slipped by. */
+		cfg_error(ctx, ctx->lineno, "[%.64s]: sections are not supported", section);
+		return 0;
+	}
 	if (*name == '\0') {
 		cfg_error(ctx, ctx->lineno, "missing key name before '='");
 		return 0;

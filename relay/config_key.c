@@ -270,7 +270,6 @@ ck_set_number(struct config *cfg, const struct ck *c, const char *v, char *msg, 
 {
 	uint64_t	n;
 	int		r;
-	char		why[96], lo[32], hi[32];
 
 	if (c->type == CK_SIZE)
 		r = strutil_parse_size(v, &n);
@@ -281,12 +280,8 @@ ck_set_number(struct config *cfg, const struct ck *c, const char *v, char *msg, 
 	if (r != 0)
 		return ck_bad(c, v, msg, len, c->type == CK_SIZE ? "is not a size" :
 		    c->type == CK_DURATION ? "is not a duration" : "is not a number");
-	if (n < c->min || n > c->max) {
-		ck_format_number(c, c->min, lo, sizeof(lo));
-		ck_format_number(c, c->max, hi, sizeof(hi));
-		snprintf(why, sizeof(why), "is out of range (%s to %s)", lo, hi);
-		return ck_bad(c, v, msg, len, why);
-	}
+	if (n < c->min || n > c->max)
+		return ck_bad(c, v, msg, len, "is out of range");
 	*FIELD(cfg, c, uint64_t) = n;
 	return 0;
 }

@@ -49,6 +49,7 @@ struct control {
 	size_t			 nadopted;
 	struct evconnlistener	*listener;
 	char			*path;
+	int			 made_dir;	/* control_new() created the folder */
 	struct control_cmd	*cmds;
 	size_t			 ncmds;
 	struct control_client	*clients;
@@ -59,7 +60,7 @@ static void	client_process(struct control_client *);
 
 /* Make the socket's folder (0700) if it is missing; keep an existing one. */
 static int
-control_mkdir(const char *path, char *err, size_t errlen)
+control_mkdir(const char *path, int *made, char *err, size_t errlen)
 {
 	char		dir[sizeof(((struct sockaddr_un *)0)->sun_path)], *slash;
 	struct stat	st;
@@ -69,6 +70,7 @@ control_mkdir(const char *path, char *err, size_t errlen)
 		return 0;
 	*slash = '\0';
 	if (mkdir(dir, 0700) == 0) {
+		*made = 1;
 		log_info("control: created %s", dir);
 		return 0;
 	}
@@ -409,7 +411,7 @@ control_on_listen_error(struct evconnlistener *l, void *arg)
 }
 
 static int
-control_bind(const char *path, char *err, size_t errlen)
+control_bind(const char *path, int *made, char *err, size_t errlen)
 {
 	struct sockaddr_un	sun;
 	int			fd;
@@ -420,7 +422,7 @@ control_bind(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: path too long for a UNIX socket", path);
 		return -1;
 	}
-	if (control_mkdir(path, err, errlen) == -1 || control_clear(path, &sun, err, errlen) == -1)
+	if (control_mkdir(path, made, err, errlen) == -1 || control_clear(path, &sun, err, errlen) == -1)
 		return -1;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -456,11 +458,12 @@ struct control *
 control_new(struct event_base *base, const char *path, char *err, size_t errlen)
 {
 	struct control	*ctl;
-	int		 fd;
+	int		 fd, made = 0;
 
-	if ((fd = control_bind(path, err, errlen)) == -1)
+	if ((fd = control_bind(path, &made, err, errlen)) == -1)
 		return NULL;
 	ctl = xcalloc(1, sizeof(*ctl));
+	ctl->made_dir = made;
 	ctl->base = base;
 	ctl->path = xstrdup(path);
 	if ((ctl->listener = evconnlistener_new(base, control_on_accept, ctl,
@@ -498,6 +501,27 @@ control_free(struct control *ctl)
 	free(ctl->cmds);
 	free(ctl->path);
 	free(ctl);
+}
+
+int
+control_chown(struct control *ctl, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	char *slash;
+
+	if (chown(ctl->path, uid, gid) == -1) {
+		snprintf(err, errlen, "chown %s: %s", ctl->path, strerror(errno));
+		return -1;
+	}
+	if (!ctl->made_dir || (slash = strrchr(ctl->path, '/')) == NULL || slash == ctl->path)
+		return 0;
+	*slash = '\0';
+	if (chown(ctl->path, uid, gid) == -1) {
+		snprintf(err, errlen, "chown %s: %s", ctl->path, strerror(errno));
+		*slash = '/';
+		return -1;
+	}
+	*slash = '/';
+	return 0;
 }
 
 int
@@ -550,4 +574,24 @@ control_base64(const void *data, size_t len)
 	}
 	*o = '\0';
 	return out;
+}
+
+json_t *
+control_json_string(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if (s == NULL)
+		s = "";
+	if ((j = json_string(s)) != NULL)
+		return j;
+	copy = xstrdup(s);
+	for (p = copy; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	if ((j = json_string(copy)) == NULL)
+		fatalx("control_json_string: out of memory");
+	free(copy);
+	return j;
 }

@@ -16,6 +16,7 @@
 #ifndef RELAY_CONTROL_H
 #define RELAY_CONTROL_H
 
+#include <sys/types.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -38,6 +39,12 @@ typedef void (*control_handler)(struct control_request *, const json_t *args, vo
  */
 struct control	*control_new(struct event_base *, const char *path,
 		    char *err, size_t errlen);
+/*
+ * Give the socket (and its folder, when control_new() made it) to the user
+ * the daemon is about to become, so that stsrelayctl run as that user works
+ * after privileges are dropped. -1 with err on failure.
+ */
+int		 control_chown(struct control *, uid_t, gid_t, char *err, size_t errlen);
 /* Closes every client (pending requests are answered into the void) and
  * removes the socket file. */
 void		 control_free(struct control *);
@@ -58,6 +65,12 @@ const char	*control_arg_string(const json_t *args, const char *key);
 void		 control_adopt(struct control *, void *);
 /* Base64 (RFC 4648) of len bytes, for bodies that are not UTF-8; free() it. */
 char		*control_base64(const void *, size_t);
+/*
+ * A JSON string of any bytes: as they are when they are UTF-8, else with
+ * every byte outside printable ASCII replaced by '?' (remote servers' reply
+ * texts and envelope addresses are not always UTF-8). Never NULL.
+ */
+json_t		*control_json_string(const char *);
 /* Control connections open now. */
 size_t		 control_nclients(const struct control *);
 

@@ -14,29 +14,32 @@
 #include "relay/control.h"
 #include "relay/control_queue.h"
 
+#define CQ_S(s)	control_json_string(s)
+
 static json_t *
 cq_rcpt_json(const struct queue_rcpt_info *r)
 {
-	return json_pack("{s:s, s:s, s:I, s:s}", "addr", r->addr != NULL ? r->addr : "",
+	return json_pack("{s:o, s:s, s:I, s:o}", "addr", CQ_S(r->addr),
 	    "state", queue_strstate(r->state), "attempts", (json_int_t)r->attempts,
-	    "last_reason", r->last_reason != NULL ? r->last_reason : "");
+	    "last_reason", CQ_S(r->last_reason));
 }
-
-#define CQ_STR(s)	((s) != NULL ? (s) : "")
 
 /* A message's envelope; full adds where it came from. */
 static json_t *
 cq_msg_json(const struct queue_msg_info *m, int full)
 {
-	json_t	*o, *rcpts;
+	json_t	*o, *rcpts, *r;
 	size_t	 i;
 
 	if ((rcpts = json_array()) == NULL)
 		fatalx("cq_msg_json: out of memory");
-	for (i = 0; i < m->nrcpts; i++)
-		json_array_append_new(rcpts, cq_rcpt_json(&m->rcpts[i]));
-	o = json_pack("{s:s, s:s, s:I, s:I, s:b, s:I, s:b, s:b, s:o}",
-	    "id", m->id, "sender", CQ_STR(m->sender), "size", (json_int_t)m->size,
+	for (i = 0; i < m->nrcpts; i++) {
+		if ((r = cq_rcpt_json(&m->rcpts[i])) == NULL)
+			fatalx("cq_msg_json: json_pack failed");
+		json_array_append_new(rcpts, r);
+	}
+	o = json_pack("{s:o, s:o, s:I, s:I, s:b, s:I, s:b, s:b, s:o}",
+	    "id", CQ_S(m->id), "sender", CQ_S(m->sender), "size", (json_int_t)m->size,
 	    "arrival", (json_int_t)m->arrival, "held", m->held,
 	    "next_attempt", (json_int_t)m->next_attempt,
 	    "8bitmime", (m->flags & QUEUE_F_8BITMIME) != 0,
@@ -44,9 +47,9 @@ cq_msg_json(const struct queue_msg_info *m, int full)
 	if (o == NULL)
 		fatalx("cq_msg_json: json_pack failed");
 	if (full) {
-		json_object_set_new(o, "helo", json_string(CQ_STR(m->helo)));
-		json_object_set_new(o, "client_addr", json_string(CQ_STR(m->client_addr)));
-		json_object_set_new(o, "auth_user", json_string(CQ_STR(m->auth_user)));
+		json_object_set_new(o, "helo", CQ_S(m->helo));
+		json_object_set_new(o, "client_addr", CQ_S(m->client_addr));
+		json_object_set_new(o, "auth_user", CQ_S(m->auth_user));
 	}
 	return o;
 }

@@ -246,6 +246,47 @@ ctl_recv(int fd, const char *path, int timeout)
 	}
 }
 
+/*
+ * The human form of an answer. Everything but the message of queue cat goes
+ * through a filter: control characters (an escape sequence in a remote
+ * server's reply text) never reach the terminal.
+ */
+static int
+ctl_print(const struct ctl_cmd *c, const json_t *ans)
+{
+	char	*buf = NULL, *p;
+	size_t	 len = 0;
+	FILE	*fp;
+	int	 r = 0;
+
+	if (c->out == CTL_OUT_CAT)
+		return ctl_print_cat(ans, stdout);
+	if ((fp = open_memstream(&buf, &len)) == NULL)
+		die(EX_OSERR, "open_memstream: %s", strerror(errno));
+	switch (c->out) {
+	case CTL_OUT_STATUS:
+		r = ctl_print_status(ans, fp);
+		break;
+	case CTL_OUT_LIST:
+		r = ctl_print_list(ans, fp);
+		break;
+	case CTL_OUT_SHOW:
+		r = ctl_print_show(ans, fp);
+		break;
+	default:
+		r = ctl_print_done(ans, c->verb, fp);
+		break;
+	}
+	if (fclose(fp) != 0)
+		die(EX_OSERR, "open_memstream: %s", strerror(errno));
+	for (p = buf; p < buf + len; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+			*p = '?';
+	fwrite(buf, 1, len, stdout);
+	free(buf);
+	return r;
+}
+
 /* One request, one answer: the exit status. */
 static int
 ctl_run(const struct ctl_opts *o, const char *path, const struct ctl_cmd *c,
@@ -282,26 +323,8 @@ ctl_run(const struct ctl_opts *o, const char *path, const struct ctl_cmd *c,
 		json_decref(ans);
 		return 1;
 	}
-	if (!o->json) {
-		switch (c->out) {
-		case CTL_OUT_STATUS:
-			r = ctl_print_status(ans, stdout);
-			break;
-		case CTL_OUT_LIST:
-			r = ctl_print_list(ans, stdout);
-			break;
-		case CTL_OUT_SHOW:
-			r = ctl_print_show(ans, stdout);
-			break;
-		case CTL_OUT_CAT:
-			r = ctl_print_cat(ans, stdout);
-			break;
-		case CTL_OUT_DONE:
-		case CTL_OUT_CONFIG:
-			r = ctl_print_done(ans, c->verb, stdout);
-			break;
-		}
-	}
+	if (!o->json)
+		r = ctl_print(c, ans);
 	json_decref(ans);
 	if (r == -1)
 		die(EX_PROTOCOL, "stsrelayd's answer lacks what %s needs (another version?)",
@@ -376,6 +399,8 @@ main(int argc, char **argv)
 		ctl_load_config(&o, &cfg);
 		config_print(&cfg, stdout);
 		config_free(&cfg);
+		if (fflush(stdout) != 0 || ferror(stdout))
+			die(EX_IOERR, "write to standard output failed");
 		return 0;
 	}
 	if (o.socket != NULL)
@@ -387,5 +412,7 @@ main(int argc, char **argv)
 	}
 	r = ctl_run(&o, path, c, argc > used ? argv[used] : NULL);
 	free(path);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		die(EX_IOERR, "write to standard output failed");
 	return r;
 }

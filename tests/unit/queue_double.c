@@ -60,7 +60,8 @@ tq_info(const struct tq_msg *m)
 		i->rcpts[r].addr = xstrdup(m->rcpts[r]);
 		i->rcpts[r].state = r == 0 ? QUEUE_RCPT_DEFERRED : QUEUE_RCPT_PENDING;
 		i->rcpts[r].attempts = r == 0 ? 3 : 0;
-		i->rcpts[r].last_reason = xstrdup(r == 0 ? "4.7.5 certificate not trusted" : "");
+		i->rcpts[r].last_reason = xstrdup(r != 0 ? "" : m->reason != NULL ? m->reason :
+		    "4.7.5 certificate not trusted");
 	}
 	return i;
 }

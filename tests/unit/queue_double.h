@@ -13,6 +13,7 @@ struct tq_msg {
 	const char	*sender;
 	const char	*rcpts[2];
 	size_t		 nrcpts;
+	const char	*reason;	/* first recipient's; NULL: a default */
 	const char	*body;
 	size_t		 bodylen;
 	int		 held;

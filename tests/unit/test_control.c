@@ -213,6 +213,8 @@ test_socket(void)
 	snprintf(want, sizeof(want), "%s/run", dir);
 	ok(stat(want, &st) == 0 && S_ISDIR(st.st_mode), "socket: missing folder created");
 	is_int(st.st_mode & 0777, 0700, "socket: folder mode 0700");
+	ok(control_chown(ctl, getuid(), getgid(), err, sizeof(err)) == 0,
+	    "socket: control_chown to ourselves works");
 	other = start(err, sizeof(err));
 	ok(other == NULL, "socket: a second daemon on the same socket is refused");
 	snprintf(want, sizeof(want), "%s: another stsrelayd answers on it", sock);
@@ -379,6 +381,13 @@ test_queue(void)
 	json_decref(o);
 	want_error("{\"cmd\":\"queue.delete\",\"id\":\"0AAAAAAAAAAA2\"}",
 	    "no such message: 0AAAAAAAAAAA2", "queue.delete: a second time, no such message");
+	q.msgs[0].sender = "b\xff" "ad@example.org";
+	o = ask("{\"cmd\":\"queue.list\"}");
+	m = json_array_get(json_object_get(o, "messages"), 0);
+	is_str(jstr(m, "sender"), "b?ad@example.org",
+	    "queue.list: an address that is not UTF-8 is shown, not fatal");
+	json_decref(o);
+	q.msgs[0].sender = "alice@example.org";
 	q.broken = 1;
 	want_error("{\"cmd\":\"queue.list\"}", "queue: temporary storage failure",
 	    "queue.list: a storage failure is reported");

@@ -126,6 +126,11 @@ test_ctl(void)
 	    "ctl queue list: recipient line with state, attempts, reason");
 	has(out, "\n-- 1 KiB in 2 messages\n", "ctl queue list: total line");
 
+	q.msgs[0].reason = "5.0.0 \x1b[31mred";
+	is_int(run("queue", "list", NULL), 0, "ctl queue list: exit 0 (escape in a reason)");
+	has(out, "(5.0.0 ?[31mred)\n", "ctl queue list: control characters never reach the terminal");
+	q.msgs[0].reason = NULL;
+
 	is_int(run("queue", "show", "0AAAAAAAAAAA1", NULL), 0, "ctl queue show: exit 0");
 	has(out, "sender:       <alice@example.org>\n", "ctl queue show: sender");
 	has(out, "\nSubject: hi\nFrom: alice@example.org\n", "ctl queue show: headers as lines");
