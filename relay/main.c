@@ -25,9 +25,15 @@
 #include "relay/config.h"
 #include "relay/control.h"
 #include "relay/control_queue.h"
+#include "relay/control_status.h"
 #include "relay/smtp_server.h"
 
 #define MAX_OVERRIDES	64
+/*
+ * What this build does, for scripts and the lab's scenarios (stsrelayd -V):
+ * a scenario that needs outbound delivery skips until "delivery" is listed.
+ */
+#define RELAY_FEATURES	" accept spool control starttls auth"
 
 struct relay {
 	struct config		 cfg;
@@ -188,7 +194,7 @@ relay_sessions(void *arg, uint64_t *now, uint64_t *total)
 	struct smtp_server_stats	 st;
 
 	smtp_server_stats(r->smtp, &st);
-	*now = st.sessions;
+	*now = st.sessions_now;
 	*total = st.sessions_total;
 }
 
@@ -290,7 +296,7 @@ main(int argc, char **argv)
 			verbose = 1;
 			break;
 		case 'V':
-			printf("stsrelayd %s\n", PACKAGE_VERSION);
+			printf("stsrelayd %s\nfeatures:%s\n", PACKAGE_VERSION, RELAY_FEATURES);
 			exit(0);
 		default:
 			usage();
