@@ -58,6 +58,7 @@ struct config {
 
 	/* files and process */
 	char			*spool_directory;	/* default LOCALSTATEDIR/lib/stsrelay */
+	uint64_t		 spool_commit_batch;	/* messages per log flush; 0 = no limit */
 	char			*control_socket;	/* default RUNSTATEDIR/stsrelay/control.sock */
 	char			*run_as;		/* user to run as when started as root; "" = no change */
 	char			*pid_file;		/* "" = none */

@@ -106,6 +106,8 @@ static const struct ck keys[] = {
 	  "5m 10m 20m 40m 1h 2h 4h", "waits between delivery attempts; the last one repeats" },
 	{ "spool_directory", CK_STRING, CK_ABSPATH, FLD(spool_directory), 0, 0, 0,
 	  LOCALSTATEDIR "/lib/stsrelay", "directory of the queue and policy cache databases" },
+	{ "spool_commit_batch", CK_UINT, 0, FLD(spool_commit_batch), 0, 100000, 0, "0",
+	  "most messages made durable by one log flush; 0 = no limit, 1 = one fsync per message" },
 	{ "control_socket", CK_STRING, CK_ABSPATH, FLD(control_socket), 0, 0, 0,
 	  RUNSTATEDIR "/stsrelay/control.sock", "UNIX socket stsrelayctl talks to" },
 	{ "run_as", CK_STRING, CK_EMPTY, FLD(run_as), 0, 0, 0, "stsrelay",

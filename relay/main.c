@@ -219,6 +219,7 @@ relay_start(struct relay *r)
 		log_warnx("spool %s: %s", r->cfg.spool_directory, err);
 		return -1;
 	}
+	queue_set_batch_max(r->queue, (size_t)r->cfg.spool_commit_batch);
 	if ((r->control = control_new(r->base, r->cfg.control_socket, err, sizeof(err))) == NULL) {
 		log_warnx("control socket %s: %s", r->cfg.control_socket, err);
 		return -1;
