@@ -7,11 +7,13 @@
 #    messages/s durably accepted, daemon CPU seconds, peak RSS.
 # 2. The same with one log flush (fsync) per message, as the baseline.
 # 3. 5,000 idle sessions after EHLO: daemon memory per session.
-# Environment: MESSAGES (default 20000), CLIENTS (50), SIZE (4096), IDLE (5000).
+# Environment: MESSAGES (default 20000), BASELINE_MESSAGES (3000), CLIENTS (50),
+# SIZE (4096), IDLE (5000).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/_build}" && pwd)
 MESSAGES=${MESSAGES:-20000}
+BASELINE_MESSAGES=${BASELINE_MESSAGES:-3000}
 CLIENTS=${CLIENTS:-50}
 SIZE=${SIZE:-4096}
 IDLE=${IDLE:-5000}
@@ -53,23 +55,23 @@ cpu_seconds() { # utime+stime of $DPID in seconds
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$DPID/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$DPID/status"; }
 
-run_load() { # run_load NAME [-o ...]: prints one result line
-	local name=$1; shift
+run_load() { # run_load NAME COUNT [-o ...]: prints one result line
+	local name=$1 n=$2; shift 2
 	start "$name" "$@"
 	local c0 out c1
 	c0=$(cpu_seconds)
-	out=$("$build/bench/smtp-load" -s 127.0.0.1:$PORT -c "$CLIENTS" -n "$MESSAGES" -z "$SIZE" -T 600)
+	out=$("$build/bench/smtp-load" -s 127.0.0.1:$PORT -c "$CLIENTS" -n "$n" -z "$SIZE" -T 600)
 	c1=$(cpu_seconds)
 	printf '%-14s %s cpu_s=%s cpu_us_per_msg=%s peak_rss_kib=%s\n' "$name" "$out" \
 	    "$(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')" \
-	    "$(awk -v a="$c0" -v b="$c1" -v n="$MESSAGES" 'BEGIN {printf "%.1f", (b - a) * 1e6 / n}')" \
+	    "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", (b - a) * 1e6 / n}')" \
 	    "$(hwm_kib)"
 	stop
 }
 
-echo "# bench/accept: $MESSAGES messages of $SIZE bytes from $CLIENTS clients; $(nproc) cores; $(uname -r)"
-run_load group-commit
-run_load fsync-each -o spool_commit_batch=1
+echo "# bench/accept: messages of $SIZE bytes from $CLIENTS clients; $(nproc) cores; $(uname -r)"
+run_load group-commit "$MESSAGES"
+run_load fsync-each "$BASELINE_MESSAGES" -o spool_commit_batch=1
 
 start idle
 before=$(rss_kib)

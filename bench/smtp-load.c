@@ -11,6 +11,8 @@
  * so a crash test can check that every acknowledged message is stored intact,
  * and that anything else stored is a message that was really sent.
  * With -R, refused or broken connections are retried (the server restarts).
+ * With -p, at most that many messages a second are begun (crash tests pace
+ * the load so that kills land mid-stream).
  */
 #include <sys/resource.h>
 #include <errno.h>
@@ -29,7 +31,7 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
-enum cstate { C_CONNECT, C_GREETING, C_EHLO, C_MAIL, C_RCPT, C_DATA, C_DOT, C_IDLE, C_DONE };
+enum cstate { C_CONNECT, C_GREETING, C_EHLO, C_MAIL, C_RCPT, C_DATA, C_DOT, C_IDLE, C_PACED, C_DONE };
 
 struct load;
 
@@ -46,7 +48,8 @@ struct load {
 	struct netaddr_endpoint	 server;
 	struct client		*clients;
 	int			 nclients, idle, retry;
-	long			 total, started, acked, refused, errors;
+	long			 total, begun, started, acked, refused, errors;
+	double			 pace;		/* messages/s begun at most; 0 = no limit */
 	size_t			 size;
 	const char		*from, *rcpt;
 	FILE			*out;
@@ -133,19 +136,39 @@ make_message(struct client *c, struct evbuffer *out)
 	evbuffer_free(msg);
 }
 
+static void send_envelope(struct client *);
+
+static void
+client_on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->state == C_PACED && c->bev != NULL)
+		send_envelope(c);
+}
+
 static void
 send_envelope(struct client *c)
 {
 	struct load *l = c->load;
 
-	if (l->acked + (l->started - l->acked) >= l->total && !l->retry) {
+	/*
+	 * Without -R exactly total transactions are begun; with -R a failed one
+	 * is replaced, so stop only once total have been acknowledged.
+	 */
+	if (l->retry ? l->acked >= l->total : l->begun >= l->total) {
 		finish_client(c);
 		return;
 	}
-	if (l->acked >= l->total) {
-		finish_client(c);
+	if (l->pace > 0 && (double)l->begun >
+	    l->pace * (double)(strutil_now_us() - l->t0) / 1e6) {
+		struct timeval tv = { 0, 10000 };
+
+		c->state = C_PACED;
+		event_base_once(l->base, -1, EV_TIMEOUT, client_on_pace, c, &tv);
 		return;
 	}
+	l->begun++;
 	bufferevent_write(c->bev, "MAIL FROM:<", 11);
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s>\r\nRCPT TO:<%s>\r\nDATA\r\n",
 	    l->from, l->rcpt);
@@ -278,7 +301,7 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: smtp-load -s addr:port [-c clients] [-n messages] [-z size] "
-	    "[-f from] [-r rcpt] [-o file] [-R] [-T seconds] [-i idle-sessions]\n");
+	    "[-f from] [-r rcpt] [-o file] [-p msgs-per-s] [-R] [-T seconds] [-i idle-sessions]\n");
 	exit(64);
 }
 
@@ -299,12 +322,13 @@ main(int argc, char **argv)
 	l.size = 4096;
 	l.from = "sender@load.test";
 	l.rcpt = "rcpt@example.test";
-	while ((ch = getopt(argc, argv, "c:f:i:n:o:r:Rs:T:z:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:i:n:o:p:r:Rs:T:z:")) != -1) {
 		switch (ch) {
 		case 'c': l.nclients = atoi(optarg); break;
 		case 'f': l.from = optarg; break;
 		case 'i': l.idle = atoi(optarg); break;
 		case 'n': l.total = atol(optarg); break;
+		case 'p': l.pace = atof(optarg); break;
 		case 'r': l.rcpt = optarg; break;
 		case 'R': l.retry = 1; break;
 		case 'T': deadline = atol(optarg); break;

@@ -101,3 +101,10 @@ smtp_session() {
 	timeout 5 cat <&4
 	exec 4>&-
 }
+
+# daemon_restart [-o k=v]: start again on the same port (clients reconnect).
+daemon_restart() {
+	"$STSRELAYD" -d -f "$T/stsrelay.conf" -o listen=127.0.0.1:$PORT "$@" >>"$T/daemon.log" 2>&1 &
+	DPID=$!
+	wait_for 30 daemon_ready
+}

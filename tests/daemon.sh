@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # daemon.sh: the real stsrelayd end to end: configuration errors, acceptance
 # (H10: 250 only once stored), stsrelayctl on a live queue, persistence across
 # a clean restart and across SIGKILL, relay denial (H5), smuggling refused
