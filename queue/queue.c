@@ -352,6 +352,8 @@ queue_free(struct queue *q)
 	size_t	 i;
 	int	 r;
 
+	if (q->thread_started || q->flusher_started)
+		queue_store_stop(q);
 	for (i = 0; i < 4; i++)
 		if (dbs[i] != NULL && (r = dbs[i]->close(dbs[i], 0)) != 0)
 			log_warnx("queue: closing a database: %s",
@@ -364,6 +366,7 @@ queue_free(struct queue *q)
 		event_free(q->ev_done);
 	pthread_mutex_destroy(&q->mtx);
 	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->fcond);
 	free(q->chunkbuf);
 	free(q->retry);
 	free(q->dir);
@@ -405,15 +408,17 @@ queue_open(struct event_base *base, const struct queue_params *p, char *err,
 	q->base = base;
 	q->dir = xstrdup(p->dir);
 	q->lifetime = p->lifetime;
-	if (p->nretry > 0) {
+	if (p->nretry > 0 && p->retry != NULL) {
 		q->retry = xreallocarray(NULL, p->nretry, sizeof(*q->retry));
 		memcpy(q->retry, p->retry, p->nretry * sizeof(*q->retry));
 		q->nretry = p->nretry;
 	}
 	if (pthread_mutex_init(&q->mtx, NULL) != 0 ||
-	    pthread_cond_init(&q->cond, NULL) != 0)
+	    pthread_cond_init(&q->cond, NULL) != 0 ||
+	    pthread_cond_init(&q->fcond, NULL) != 0)
 		fatalx("queue_open: pthread init");
 	TAILQ_INIT(&q->pending);
+	TAILQ_INIT(&q->committed);
 	TAILQ_INIT(&q->done);
 	if (env_setup(q, err, errlen) == -1 ||
 	    db_setup(q, &q->meta, "meta.db", 0, err, errlen) == -1 ||
