@@ -485,8 +485,11 @@ test_corrupt(void)
 	struct queue_msg_info	*m = NULL;
 	struct queue_counts	 c;
 	struct evbuffer		*out;
-	DB			*msgs, *bodies;
+	DB			*msgs, *bodies, *sched;
 	char			 good[QUEUE_ID_MAX], bad[QUEUE_ID_MAX], trunc[QUEUE_ID_MAX];
+	char			 due[QUEUE_ID_MAX];
+	uint8_t			 skey[QUEUE_SCHEDKEY_MAX];
+	time_t			 when;
 	uint8_t			 garbage[40], bkey[QUEUE_ID_MAX + 4];
 	size_t			 n;
 
@@ -503,6 +506,11 @@ test_corrupt(void)
 	garbage[0] = 1;		/* right version, absurd lengths */
 	ok(raw_put(msgs, bad, strlen(bad), garbage, sizeof(garbage)) == 0,
 	    "corrupt: a damaged record is planted");
+	sched = raw_db(&t, "schedule.db");
+	ok(sched != NULL && raw_put(sched, skey, queue_record_schedkey(1, bad, skey),
+	    "", 0) == 0, "corrupt: with the earliest schedule entry");
+	ok(queue_next_due(t.q, time(NULL), due, &when) == QUEUE_OK && strcmp(due, bad) == 0,
+	    "corrupt: next_due reports it (delivery will find it corrupt)");
 	is_int(queue_info(t.q, bad, &m), QUEUE_ETEMP,
 	    "corrupt: info reports a temporary error, no crash");
 	is_int(queue_hold(t.q, bad), QUEUE_ETEMP, "corrupt: hold refuses it");
@@ -512,6 +520,10 @@ test_corrupt(void)
 	is_int(queue_flush(t.q, NULL), QUEUE_OK, "corrupt: flush all skips it");
 	is_int(queue_delete(t.q, bad), QUEUE_OK, "corrupt: delete still removes it");
 	is_int(queue_info(t.q, bad, &m), QUEUE_ENOENT, "corrupt: gone after delete");
+	ok(queue_next_due(t.q, time(NULL), due, &when) == QUEUE_OK && strcmp(due, bad) != 0,
+	    "corrupt: delete found and removed its schedule entry too");
+	if (sched != NULL)
+		sched->close(sched, 0);
 
 	/* The body lost its only chunk: the envelope size no longer matches. */
 	n = strlen(trunc);
