@@ -37,6 +37,7 @@ struct queue {
 	DB			*sched;		/* (time, id) -> empty */
 	DB			*meta;		/* name -> value */
 	char			*dir;
+	int			 lockfd;	/* flock()ed: one process only */
 	uint64_t		 lifetime;
 	uint64_t		*retry;
 	size_t			 nretry;

@@ -731,6 +731,27 @@ test_log_removal(void)
 }
 
 static void
+test_exclusive(void)
+{
+	struct tq		 t;
+	struct queue_params	 p;
+	struct queue		*q2;
+	char			 err[256] = "";
+
+	tq_init(&t);
+	memset(&p, 0, sizeof(p));
+	p.dir = t.dir;
+	q2 = queue_open(t.base, &p, err, sizeof(err));
+	ok(q2 == NULL, "exclusive: a spool in use cannot be opened a second time");
+	ok(strstr(err, "in use") != NULL, "exclusive: with a clear error");
+	if (q2 != NULL)
+		queue_close(q2);
+	queue_close(t.q);
+	ok(tq_open(&t), "exclusive: after close it opens again");
+	tq_fini(&t);
+}
+
+static void
 test_names(void)
 {
 	is_str(queue_strstatus(QUEUE_OK), "ok", "strstatus: ok");
@@ -756,5 +777,6 @@ main(void)
 	test_future();
 	test_ids_clock_back();
 	test_log_removal();
+	test_exclusive();
 	return tap_done();
 }
