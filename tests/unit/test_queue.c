@@ -751,6 +751,66 @@ test_exclusive(void)
 	tq_fini(&t);
 }
 
+/* queue_close() with submissions in flight runs their callbacks first. */
+static void
+test_close_in_flight(void)
+{
+	struct tq		 t;
+	struct burst		 b = { 0, 0 };
+	static const char	*r[] = { "r@x.test" };
+	struct queue_envelope	 e;
+	struct evbuffer		*body = evbuffer_new();
+	char			 ids[100][QUEUE_ID_MAX];
+	int			 i, present = 0;
+	struct queue_msg_info	*m;
+
+	tq_init(&t);
+	memset(&e, 0, sizeof(e));
+	e.sender = "s@x.test";
+	e.rcpts = r;
+	e.nrcpts = 1;
+	for (i = 0; i < 100; i++) {
+		queue_new_id(t.q, ids[i]);
+		e.id = ids[i];
+		evbuffer_add(body, "0123456789", 10);
+		queue_submit(t.q, &e, body, on_burst, &b);
+	}
+	queue_close(t.q);
+	is_int(b.done, 100, "close: every callback ran before queue_close returned");
+	is_int(b.ok, 100, "close: and every message was stored");
+	ok(tq_open(&t), "close: reopen");
+	for (i = 0; i < 100; i++)
+		if (queue_info(t.q, ids[i], &m) == QUEUE_OK) {
+			present++;
+			queue_info_free(m);
+		}
+	is_int(present, 100, "close: all 100 present after reopen");
+	evbuffer_free(body);
+	tq_fini(&t);
+}
+
+/* A 10 MiB message: 163 chunks, more than the log buffer in one txn. */
+static void
+test_big(void)
+{
+	struct tq	 t;
+	static const char *r[] = { "r@x.test" };
+	char		 id[QUEUE_ID_MAX];
+	size_t		 len = 10 * 1024 * 1024 + 17, i;
+	uint8_t		*big = malloc(len);
+
+	tq_init(&t);
+	for (i = 0; i < len; i++)
+		big[i] = (uint8_t)((i * 2654435761u) >> 13);
+	queue_new_id(t.q, id);
+	is_int(submit(&t, id, "s@x.test", r, 1, big, len), QUEUE_OK,
+	    "H7: a 10 MiB message is stored");
+	ok(body_is(&t, id, big, len), "big: 10 MiB come back byte for byte");
+	is_int(queue_delete(t.q, id), QUEUE_OK, "big: and is deleted in one transaction");
+	free(big);
+	tq_fini(&t);
+}
+
 static void
 test_names(void)
 {
@@ -778,5 +838,7 @@ main(void)
 	test_ids_clock_back();
 	test_log_removal();
 	test_exclusive();
+	test_close_in_flight();
+	test_big();
 	return tap_done();
 }
