@@ -2,9 +2,11 @@
  * queue.c: opening and closing the spool environment, the format version in
  * the meta database, queue ids, the checkpoint timer.
  */
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -352,6 +354,8 @@ queue_free(struct queue *q)
 	size_t	 i;
 	int	 r;
 
+	if (q->thread_started || q->flusher_started)
+		queue_store_stop(q);
 	for (i = 0; i < 4; i++)
 		if (dbs[i] != NULL && (r = dbs[i]->close(dbs[i], 0)) != 0)
 			log_warnx("queue: closing a database: %s",
@@ -364,10 +368,42 @@ queue_free(struct queue *q)
 		event_free(q->ev_done);
 	pthread_mutex_destroy(&q->mtx);
 	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->fcond);
+	if (q->lockfd != -1)
+		(void)close(q->lockfd);	/* releases the lock */
 	free(q->chunkbuf);
 	free(q->retry);
 	free(q->dir);
 	free(q);
+}
+
+/*
+ * The regions are private to this process, so nothing else would stop a
+ * second process from opening (and recovering) the spool under our feet.
+ */
+static int
+lock_setup(struct queue *q, char *err, size_t errlen)
+{
+	char *path;
+
+	xasprintf(&path, "%s/spool.lock", q->dir);
+	q->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (q->lockfd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	if (flock(q->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "spool %s is in use by another "
+			    "process", q->dir);
+		else
+			snprintf(err, errlen, "spool %s: flock: %s", q->dir,
+			    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -404,18 +440,22 @@ queue_open(struct event_base *base, const struct queue_params *p, char *err,
 	q = xcalloc(1, sizeof(*q));
 	q->base = base;
 	q->dir = xstrdup(p->dir);
+	q->lockfd = -1;
 	q->lifetime = p->lifetime;
-	if (p->nretry > 0) {
+	if (p->nretry > 0 && p->retry != NULL) {
 		q->retry = xreallocarray(NULL, p->nretry, sizeof(*q->retry));
 		memcpy(q->retry, p->retry, p->nretry * sizeof(*q->retry));
 		q->nretry = p->nretry;
 	}
 	if (pthread_mutex_init(&q->mtx, NULL) != 0 ||
-	    pthread_cond_init(&q->cond, NULL) != 0)
+	    pthread_cond_init(&q->cond, NULL) != 0 ||
+	    pthread_cond_init(&q->fcond, NULL) != 0)
 		fatalx("queue_open: pthread init");
 	TAILQ_INIT(&q->pending);
+	TAILQ_INIT(&q->committed);
 	TAILQ_INIT(&q->done);
-	if (env_setup(q, err, errlen) == -1 ||
+	if (lock_setup(q, err, errlen) == -1 ||
+	    env_setup(q, err, errlen) == -1 ||
 	    db_setup(q, &q->meta, "meta.db", 0, err, errlen) == -1 ||
 	    check_version(q, err, errlen) == -1 ||
 	    db_setup(q, &q->msgs, "messages.db", 0, err, errlen) == -1 ||

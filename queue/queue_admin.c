@@ -146,7 +146,6 @@ sched_del_scan(struct queue *q, DB_TXN *txn, const char *id)
 {
 	DBC	*c;
 	DBT	 key, data;
-	uint8_t	 k[64];
 	size_t	 n = strlen(id);
 	int	 r, r2;
 
@@ -154,20 +153,14 @@ sched_del_scan(struct queue *q, DB_TXN *txn, const char *id)
 		return r;
 	memset(&key, 0, sizeof(key));
 	memset(&data, 0, sizeof(data));
-	key.data = k;
-	key.ulen = sizeof(k);
-	key.flags = DB_DBT_USERMEM;
+	key.flags = DB_DBT_REALLOC;
 	data.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
-	while ((r = c->get(c, &key, &data, DB_NEXT)) == 0 ||
-	    r == DB_BUFFER_SMALL) {
-		if (r == 0 && key.size == 8 + n && memcmp(k + 8, id, n) == 0 &&
+	while ((r = c->get(c, &key, &data, DB_NEXT)) == 0)
+		if (key.size == 8 + n &&
+		    memcmp((uint8_t *)key.data + 8, id, n) == 0 &&
 		    (r = c->del(c, 0)) != 0)
 			break;
-		/* An oversized key is not ours: step over it. */
-		key.ulen = sizeof(k);
-	}
-	if (r == DB_BUFFER_SMALL)
-		r = 0;
+	free(key.data);
 	r2 = c->close(c);
 	if (r == DB_NOTFOUND)
 		r = 0;

@@ -37,6 +37,7 @@ struct queue {
 	DB			*sched;		/* (time, id) -> empty */
 	DB			*meta;		/* name -> value */
 	char			*dir;
+	int			 lockfd;	/* flock()ed: one process only */
 	uint64_t		 lifetime;
 	uint64_t		*retry;
 	size_t			 nretry;
@@ -46,16 +47,25 @@ struct queue {
 	uint32_t		 id_ctr;
 	uint64_t		 id_rnd;
 
-	/* the storage thread; everything below mtx is under it */
+	/*
+	 * The storage thread commits, the flush thread makes the commits
+	 * durable meanwhile; everything below mtx is under it.
+	 */
 	pthread_t		 thread;
 	int			 thread_started;
+	pthread_t		 flusher;
+	int			 flusher_started;
 	struct event		*ev_done;	/* activated by the thread */
 	struct event		*ev_ckpt;	/* periodic checkpoint request */
 	uint8_t			*chunkbuf;	/* storage thread scratch */
 	pthread_mutex_t		 mtx;
-	pthread_cond_t		 cond;
-	struct queue_reqs	 pending;
-	struct queue_reqs	 done;
+	pthread_cond_t		 cond;		/* for the storage thread */
+	pthread_cond_t		 fcond;		/* for the flush thread */
+	struct queue_reqs	 pending;	/* submitted */
+	struct queue_reqs	 committed;	/* waiting for a log flush */
+	struct queue_reqs	 done;		/* for the loop thread */
+	int			 commit_stopped;
+	size_t			 unflushed;	/* handed to the flusher */
 	int			 stop;
 	int			 want_ckpt;
 	size_t			 batch_max;

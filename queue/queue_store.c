@@ -3,11 +3,13 @@
  *
  * queue_submit() encodes the envelope on the event loop thread, moves the
  * body into a private evbuffer and appends the request to a list. The
- * storage thread takes every pending request, commits one transaction per
- * message without syncing, then makes the whole batch durable with a single
- * log flush and hands the results back to the loop through an event it
- * activates. Checkpoints and log removal run in the same thread, between
- * batches, so the loop never waits on the disk.
+ * storage thread takes every pending request and commits one transaction per
+ * message without syncing. The flush thread takes every committed request,
+ * makes them all durable with a single log flush and hands the results back
+ * to the loop through an event it activates; while it waits for the disk,
+ * the storage thread commits the next requests. Checkpoints and log removal
+ * run in the storage thread between batches, so the loop never waits on the
+ * disk.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -221,9 +223,9 @@ store_flush(struct queue *q)
 		}
 		if (pthread_mutex_lock(&q->mtx) != 0)
 			fatalx("store_flush: mutex");
-		/* Wakes early on close or a new submission; both are fine. */
+		/* Wakes early on close or new commits; both are fine. */
 		if (!q->stop)
-			(void)pthread_cond_timedwait(&q->cond, &q->mtx, &ts);
+			(void)pthread_cond_timedwait(&q->fcond, &q->mtx, &ts);
 		stop = q->stop;
 		if (pthread_mutex_unlock(&q->mtx) != 0)
 			fatalx("store_flush: mutex");
@@ -236,8 +238,39 @@ store_flush(struct queue *q)
 	return r;
 }
 
+/* Storage thread: commit each request, then pass them to the flush thread. */
 static void
-store_batch(struct queue *q, struct queue_reqs *batch)
+store_commit(struct queue *q, struct queue_reqs *batch)
+{
+	struct queue_req	*req;
+	uint64_t		 retries = 0;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(req, batch, entry) {
+		if (req->status == QUEUE_OK)
+			req->status = store_one(q, req, &retries);
+		evbuffer_free(req->body);
+		req->body = NULL;
+		n++;
+	}
+	if (pthread_mutex_lock(&q->mtx) != 0)
+		fatalx("store_commit: mutex");
+	q->stats.retries += retries;
+	q->unflushed += n;
+	TAILQ_CONCAT(&q->committed, batch, entry);
+	if (pthread_cond_signal(&q->fcond) != 0)
+		fatalx("store_commit: cond_signal");
+	/* With a batch limit, no committing ahead of the flush either. */
+	while (q->batch_max != 0 && q->unflushed > 0)
+		if (pthread_cond_wait(&q->cond, &q->mtx) != 0)
+			fatalx("store_commit: cond_wait");
+	if (pthread_mutex_unlock(&q->mtx) != 0)
+		fatalx("store_commit: mutex");
+}
+
+/* Flush thread: one log flush makes every commit in batch durable. */
+static void
+store_finish(struct queue *q, struct queue_reqs *batch)
 {
 	struct queue_req	*req;
 	uint64_t		 n = 0, ok = 0, failed = 0, retries = 0;
@@ -247,13 +280,8 @@ store_batch(struct queue *q, struct queue_reqs *batch)
 	TAILQ_FOREACH(req, batch, entry) {
 		n++;
 		if (req->status == QUEUE_OK)
-			req->status = store_one(q, req, &retries);
-		if (req->status == QUEUE_OK)
 			ok++;
-		evbuffer_free(req->body);
-		req->body = NULL;
 	}
-	/* One flush makes every transaction committed above durable. */
 	if (ok > 0 && (r = store_flush(q)) != 0) {
 		TAILQ_FOREACH(req, batch, entry)
 			if (req->status == QUEUE_OK) {
@@ -267,28 +295,29 @@ store_batch(struct queue *q, struct queue_reqs *batch)
 		    (unsigned long long)stuck, db_strerror(r));
 		ok = 0;
 	}
-	TAILQ_FOREACH(req, batch, entry)
-		if (req->status != QUEUE_OK)
-			failed++;
+	failed = n - ok;
 	if (pthread_mutex_lock(&q->mtx) != 0)
-		fatalx("store_batch: mutex");
+		fatalx("store_finish: mutex");
 	q->stats.committed += ok;
 	q->stats.failed += failed;
 	q->stats.retries += retries;
 	if (ok > 0)
 		q->stats.flushes++;
-	if (n > q->stats.max_batch)
-		q->stats.max_batch = n;
+	if (ok > q->stats.max_batch)
+		q->stats.max_batch = ok;
+	q->unflushed -= n;
 	TAILQ_CONCAT(&q->done, batch, entry);
-	if (pthread_mutex_unlock(&q->mtx) != 0)
-		fatalx("store_batch: mutex");
+	if (pthread_cond_signal(&q->cond) != 0 ||
+	    pthread_mutex_unlock(&q->mtx) != 0)
+		fatalx("store_finish: mutex");
 	event_active(q->ev_done, EV_READ, 0);
 }
 
 static void
 store_checkpoint(struct queue *q)
 {
-	int r;
+	uint64_t	start = strutil_now_ms();
+	int		r;
 
 	if ((r = q->env->txn_checkpoint(q->env, 0, 0, 0)) != 0) {
 		log_warnx("queue: checkpoint: %s", db_strerror(r));
@@ -297,6 +326,8 @@ store_checkpoint(struct queue *q)
 	/* Log files no longer needed for recovery go. */
 	if ((r = q->env->log_archive(q->env, NULL, DB_ARCH_REMOVE)) != 0)
 		log_warnx("queue: removing old log files: %s", db_strerror(r));
+	log_debug("queue: checkpoint took %llu ms",
+	    (unsigned long long)(strutil_now_ms() - start));
 	if (pthread_mutex_lock(&q->mtx) != 0)
 		fatalx("store_checkpoint: mutex");
 	q->stats.checkpoints++;
@@ -343,11 +374,46 @@ store_main(void *arg)
 		if (pthread_mutex_unlock(&q->mtx) != 0)
 			fatalx("store_main: mutex");
 		if (!TAILQ_EMPTY(&batch))
-			store_batch(q, &batch);
+			store_commit(q, &batch);
 		if (ckpt || stop)
 			store_checkpoint(q);
 		if (stop)
 			break;
+	}
+	if (pthread_mutex_lock(&q->mtx) != 0)
+		fatalx("store_main: mutex");
+	q->commit_stopped = 1;
+	if (pthread_cond_signal(&q->fcond) != 0 ||
+	    pthread_mutex_unlock(&q->mtx) != 0)
+		fatalx("store_main: mutex");
+	return NULL;
+}
+
+/*
+ * The flush thread: while it waits for the disk, the storage thread goes on
+ * committing the next requests, which the following flush covers.
+ */
+static void *
+flush_main(void *arg)
+{
+	struct queue		*q = arg;
+	struct queue_reqs	 batch;
+	int			 stop;
+
+	for (;;) {
+		TAILQ_INIT(&batch);
+		if (pthread_mutex_lock(&q->mtx) != 0)
+			fatalx("flush_main: mutex");
+		while (TAILQ_EMPTY(&q->committed) && !q->commit_stopped)
+			if (pthread_cond_wait(&q->fcond, &q->mtx) != 0)
+				fatalx("flush_main: cond_wait");
+		TAILQ_CONCAT(&batch, &q->committed, entry);
+		stop = q->commit_stopped && TAILQ_EMPTY(&batch);
+		if (pthread_mutex_unlock(&q->mtx) != 0)
+			fatalx("flush_main: mutex");
+		if (stop)
+			break;
+		store_finish(q, &batch);
 	}
 	return NULL;
 }
@@ -386,6 +452,11 @@ queue_store_start(struct queue *q, char *err, size_t errlen)
 		snprintf(err, errlen, "storage thread: event_new failed");
 		return -1;
 	}
+	if ((r = pthread_create(&q->flusher, NULL, flush_main, q)) != 0) {
+		snprintf(err, errlen, "flush thread: %s", strerror(r));
+		return -1;
+	}
+	q->flusher_started = 1;
 	if ((r = pthread_create(&q->thread, NULL, store_main, q)) != 0) {
 		snprintf(err, errlen, "storage thread: %s", strerror(r));
 		return -1;
@@ -399,17 +470,23 @@ queue_store_stop(struct queue *q)
 {
 	int r;
 
-	if (!q->thread_started)
-		return;
 	if (pthread_mutex_lock(&q->mtx) != 0)
 		fatalx("queue_store_stop: mutex");
 	q->stop = 1;
+	if (!q->thread_started)
+		q->commit_stopped = 1;
 	if (pthread_cond_signal(&q->cond) != 0 ||
+	    pthread_cond_signal(&q->fcond) != 0 ||
 	    pthread_mutex_unlock(&q->mtx) != 0)
 		fatalx("queue_store_stop: mutex");
-	if ((r = pthread_join(q->thread, NULL)) != 0)
+	/* The storage thread drains the submissions, then the flusher. */
+	if (q->thread_started &&
+	    (r = pthread_join(q->thread, NULL)) != 0)
 		fatalx("queue_store_stop: pthread_join: %s", strerror(r));
-	q->thread_started = 0;
+	if (q->flusher_started &&
+	    (r = pthread_join(q->flusher, NULL)) != 0)
+		fatalx("queue_store_stop: pthread_join: %s", strerror(r));
+	q->thread_started = q->flusher_started = 0;
 	/* Every request is finished now: tell their owners. */
 	store_on_done(-1, 0, q);
 }

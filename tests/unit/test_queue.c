@@ -406,7 +406,7 @@ static void
 test_group_commit(void)
 {
 	struct tq		t;
-	struct queue_stats	st;
+	struct queue_stats	st, before;
 	struct burst		b = { 0, 0 };
 
 	tq_init(&t);
@@ -420,10 +420,14 @@ test_group_commit(void)
 	    (unsigned long long)st.flushes, (unsigned long long)st.max_batch);
 	queue_set_batch_max(t.q, 1);
 	memset(&b, 0, sizeof(b));
+	before = st;
 	burst(&t, 50, &b);
 	queue_stats(t.q, &st);
 	is_int(b.ok, 50, "batch max 1: all acknowledged");
-	ok(st.max_batch >= 1 && st.committed == 550, "batch max 1: committed");
+	is_int(st.committed - before.committed, 50, "batch max 1: 50 committed");
+	is_int(st.flushes - before.flushes, 50, "batch max 1: one log flush per message");
+	is_int(st.submitted, 550, "stats: every submission counted");
+	is_int(st.failed, 0, "stats: no failures");
 	tq_fini(&t);
 }
 
@@ -481,8 +485,11 @@ test_corrupt(void)
 	struct queue_msg_info	*m = NULL;
 	struct queue_counts	 c;
 	struct evbuffer		*out;
-	DB			*msgs, *bodies;
+	DB			*msgs, *bodies, *sched;
 	char			 good[QUEUE_ID_MAX], bad[QUEUE_ID_MAX], trunc[QUEUE_ID_MAX];
+	char			 due[QUEUE_ID_MAX];
+	uint8_t			 skey[QUEUE_SCHEDKEY_MAX];
+	time_t			 when;
 	uint8_t			 garbage[40], bkey[QUEUE_ID_MAX + 4];
 	size_t			 n;
 
@@ -499,6 +506,11 @@ test_corrupt(void)
 	garbage[0] = 1;		/* right version, absurd lengths */
 	ok(raw_put(msgs, bad, strlen(bad), garbage, sizeof(garbage)) == 0,
 	    "corrupt: a damaged record is planted");
+	sched = raw_db(&t, "schedule.db");
+	ok(sched != NULL && raw_put(sched, skey, queue_record_schedkey(1, bad, skey),
+	    "", 0) == 0, "corrupt: with the earliest schedule entry");
+	ok(queue_next_due(t.q, time(NULL), due, &when) == QUEUE_OK && strcmp(due, bad) == 0,
+	    "corrupt: next_due reports it (delivery will find it corrupt)");
 	is_int(queue_info(t.q, bad, &m), QUEUE_ETEMP,
 	    "corrupt: info reports a temporary error, no crash");
 	is_int(queue_hold(t.q, bad), QUEUE_ETEMP, "corrupt: hold refuses it");
@@ -508,6 +520,10 @@ test_corrupt(void)
 	is_int(queue_flush(t.q, NULL), QUEUE_OK, "corrupt: flush all skips it");
 	is_int(queue_delete(t.q, bad), QUEUE_OK, "corrupt: delete still removes it");
 	is_int(queue_info(t.q, bad, &m), QUEUE_ENOENT, "corrupt: gone after delete");
+	ok(queue_next_due(t.q, time(NULL), due, &when) == QUEUE_OK && strcmp(due, bad) != 0,
+	    "corrupt: delete found and removed its schedule entry too");
+	if (sched != NULL)
+		sched->close(sched, 0);
 
 	/* The body lost its only chunk: the envelope size no longer matches. */
 	n = strlen(trunc);
@@ -715,6 +731,87 @@ test_log_removal(void)
 }
 
 static void
+test_exclusive(void)
+{
+	struct tq		 t;
+	struct queue_params	 p;
+	struct queue		*q2;
+	char			 err[256] = "";
+
+	tq_init(&t);
+	memset(&p, 0, sizeof(p));
+	p.dir = t.dir;
+	q2 = queue_open(t.base, &p, err, sizeof(err));
+	ok(q2 == NULL, "exclusive: a spool in use cannot be opened a second time");
+	ok(strstr(err, "in use") != NULL, "exclusive: with a clear error");
+	if (q2 != NULL)
+		queue_close(q2);
+	queue_close(t.q);
+	ok(tq_open(&t), "exclusive: after close it opens again");
+	tq_fini(&t);
+}
+
+/* queue_close() with submissions in flight runs their callbacks first. */
+static void
+test_close_in_flight(void)
+{
+	struct tq		 t;
+	struct burst		 b = { 0, 0 };
+	static const char	*r[] = { "r@x.test" };
+	struct queue_envelope	 e;
+	struct evbuffer		*body = evbuffer_new();
+	char			 ids[100][QUEUE_ID_MAX];
+	int			 i, present = 0;
+	struct queue_msg_info	*m;
+
+	tq_init(&t);
+	memset(&e, 0, sizeof(e));
+	e.sender = "s@x.test";
+	e.rcpts = r;
+	e.nrcpts = 1;
+	for (i = 0; i < 100; i++) {
+		queue_new_id(t.q, ids[i]);
+		e.id = ids[i];
+		evbuffer_add(body, "0123456789", 10);
+		queue_submit(t.q, &e, body, on_burst, &b);
+	}
+	queue_close(t.q);
+	is_int(b.done, 100, "close: every callback ran before queue_close returned");
+	is_int(b.ok, 100, "close: and every message was stored");
+	ok(tq_open(&t), "close: reopen");
+	for (i = 0; i < 100; i++)
+		if (queue_info(t.q, ids[i], &m) == QUEUE_OK) {
+			present++;
+			queue_info_free(m);
+		}
+	is_int(present, 100, "close: all 100 present after reopen");
+	evbuffer_free(body);
+	tq_fini(&t);
+}
+
+/* A 10 MiB message: 163 chunks, more than the log buffer in one txn. */
+static void
+test_big(void)
+{
+	struct tq	 t;
+	static const char *r[] = { "r@x.test" };
+	char		 id[QUEUE_ID_MAX];
+	size_t		 len = 10 * 1024 * 1024 + 17, i;
+	uint8_t		*big = malloc(len);
+
+	tq_init(&t);
+	for (i = 0; i < len; i++)
+		big[i] = (uint8_t)((i * 2654435761u) >> 13);
+	queue_new_id(t.q, id);
+	is_int(submit(&t, id, "s@x.test", r, 1, big, len), QUEUE_OK,
+	    "H7: a 10 MiB message is stored");
+	ok(body_is(&t, id, big, len), "big: 10 MiB come back byte for byte");
+	is_int(queue_delete(t.q, id), QUEUE_OK, "big: and is deleted in one transaction");
+	free(big);
+	tq_fini(&t);
+}
+
+static void
 test_names(void)
 {
 	is_str(queue_strstatus(QUEUE_OK), "ok", "strstatus: ok");
@@ -740,5 +837,8 @@ main(void)
 	test_future();
 	test_ids_clock_back();
 	test_log_removal();
+	test_exclusive();
+	test_close_in_flight();
+	test_big();
 	return tap_done();
 }
