@@ -383,7 +383,15 @@ main(int argc, char **argv)
 	else
 		printf("acked=%ld refused=%ld errors=%ld elapsed=%.3f rate=%.0f\n", l.acked,
 		    l.refused, l.errors, secs, secs > 0 ? (double)l.acked / secs : 0.0);
+	fflush(stdout);
 	if (l.out != NULL)
 		fclose(l.out);
+	for (i = 0; i < l.nclients; i++)
+		if (l.clients[i].bev != NULL)
+			bufferevent_free(l.clients[i].bev);
+	free(l.clients);
+	if (l.deadline != NULL)
+		event_free(l.deadline);
+	event_base_free(l.base);
 	return (!l.idle && l.acked < l.total) ? 1 : 0;
 }
