@@ -78,29 +78,29 @@ add_body_line(struct https_host *h, int argc, char **argv)
 }
 
 static int
-host_key(struct https_host *h, int argc, char **argv, char *err, size_t errlen)
+host_key(struct https_conf *c, struct https_host *h, int argc, char **argv, char *err, size_t errlen)
 {
 	const char	*k = argv[0];
 	uint64_t	 v;
 	size_t		 i;
 
 	if (strcmp(k, "cert") == 0 && argc == 3) {
-		h->cert = xstrdup(argv[1]);
-		h->key = xstrdup(argv[2]);
+		h->cert = lab_strs_dup(&c->strs, argv[1]);
+		h->key = lab_strs_dup(&c->strs, argv[2]);
 	} else if (strcmp(k, "path") == 0 && argc == 2)
-		h->path = xstrdup(argv[1]);
+		h->path = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(k, "status") == 0 && argc == 2) {
 		if (strutil_parse_uint(argv[1], &v) == -1 || v < 100 || v > 999)
 			return conf_err(err, errlen, k, "a status code 100-999");
 		h->status = (int)v;
 	} else if (strcmp(k, "content-type") == 0 && argc == 2)
-		h->content_type = strcmp(argv[1], "none") == 0 ? NULL : xstrdup(argv[1]);
+		h->content_type = strcmp(argv[1], "none") == 0 ? NULL : lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(k, "location") == 0 && argc == 2)
-		h->location = xstrdup(argv[1]);
+		h->location = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(k, "header") == 0 && argc == 2) {
 		if (h->nheaders == HTTPS_MAX_HEADERS || strchr(argv[1], ':') == NULL)
 			return conf_err(err, errlen, k, "\"Name: value\" (at most 16)");
-		h->headers[h->nheaders++] = xstrdup(argv[1]);
+		h->headers[h->nheaders++] = lab_strs_dup(&c->strs, argv[1]);
 	} else if (strcmp(k, "body-file") == 0 && argc == 2)
 		return read_body(h, argv[1], err, errlen);
 	else if (strcmp(k, "body-line") == 0 && argc >= 2)
@@ -131,6 +131,7 @@ conf_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 {
 	struct https_conf	*c = arg;
 	struct https_host	*h;
+	char			*name;
 	uint64_t		 v;
 
 	if (strcmp(argv[0], "host") == 0 && argc == 2) {
@@ -138,23 +139,24 @@ conf_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 			return conf_err(err, errlen, "host", "at most 64 sections");
 		h = &c->hosts[c->nhosts++];
 		memset(h, 0, sizeof(*h));
-		h->name = xstrdup(argv[1]);
-		strutil_lower((char *)h->name);
+		name = lab_strs_dup(&c->strs, argv[1]);
+		strutil_lower(name);
+		h->name = name;
 		h->status = 200;
 		h->content_type = "text/plain";
 		return 0;
 	}
 	if (c->nhosts > 0)
-		return host_key(&c->hosts[c->nhosts - 1], argc, argv, err, errlen);
+		return host_key(c, &c->hosts[c->nhosts - 1], argc, argv, err, errlen);
 	if (strcmp(argv[0], "listen") == 0 && argc == 2)
-		c->listen = xstrdup(argv[1]);
+		c->listen = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(argv[0], "portfile") == 0 && argc == 2)
-		c->portfile = xstrdup(argv[1]);
+		c->portfile = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(argv[0], "log") == 0 && argc == 2)
-		c->log = xstrdup(argv[1]);
+		c->log = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(argv[0], "cert") == 0 && argc == 3) {
-		c->cert = xstrdup(argv[1]);
-		c->key = xstrdup(argv[2]);
+		c->cert = lab_strs_dup(&c->strs, argv[1]);
+		c->key = lab_strs_dup(&c->strs, argv[2]);
 	} else if (strcmp(argv[0], "stall-accept") == 0 && argc == 2) {
 		if (strutil_parse_uint(argv[1], &v) == -1 || v > 1)
 			return conf_err(err, errlen, argv[0], "0 or 1");
@@ -177,6 +179,16 @@ https_conf_load(struct https_conf *c, const char *path, char *err, size_t errlen
 		return -1;
 	}
 	return 0;
+}
+
+void
+https_conf_free(struct https_conf *c)
+{
+	size_t	i;
+
+	for (i = 0; i < c->nhosts; i++)
+		free(c->hosts[i].body);
+	lab_strs_free(&c->strs);
 }
 
 const struct https_host *

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tests/lab/lab_util.h"
+
 #define HTTPS_MAX_HOSTS		64
 #define HTTPS_MAX_HEADERS	16
 #define HTTPS_BODY_MAX		(64 * 1024 * 1024)
@@ -45,9 +47,11 @@ struct https_conf {
 	int		 stall_accept;	/* accept TCP, never start TLS */
 	struct https_host hosts[HTTPS_MAX_HOSTS];
 	size_t		 nhosts;
+	struct lab_strs	 strs;		/* every string above but the bodies */
 };
 
 int	https_conf_load(struct https_conf *, const char *path, char *err, size_t errlen);
+void	https_conf_free(struct https_conf *);
 /* The section for a Host value (port and final dot ignored), or NULL. */
 const struct https_host *https_conf_host(const struct https_conf *, const char *host);
 const char *https_conf_straction(enum https_action);

@@ -475,6 +475,8 @@ main(int argc, char *argv[])
 		lab_usage(usage_text, 64);
 	if (https_conf_load(&srv->conf, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lab-https: %s\n", err);
+		https_conf_free(&srv->conf);
+		free(srv);
 		return 78;
 	}
 	if (listen == NULL)
@@ -517,6 +519,7 @@ main(int argc, char *argv[])
 	SSL_CTX_free(srv->defctx);
 	lab_rec_close(srv->log);
 	event_base_free(srv->base);
+	https_conf_free(&srv->conf);
 	free(srv);
 	return 0;
 }

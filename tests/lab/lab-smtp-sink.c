@@ -157,6 +157,8 @@ main(int argc, char *argv[])
 		lab_usage(usage_text, 64);
 	if (sink_conf_load(&m->conf, path, err, sizeof(err)) == -1) {
 		fprintf(stderr, "lab-smtp-sink: %s\n", err);
+		sink_conf_free(&m->conf);
+		free(m);
 		return 78;
 	}
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -205,6 +207,7 @@ main(int argc, char *argv[])
 	lab_rec_close(m->srv.index);
 	event_base_free(m->srv.base);
 	free(index);
+	sink_conf_free(&m->conf);
 	free(m);
 	return 0;
 }

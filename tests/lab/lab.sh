@@ -5,7 +5,8 @@
 #	lab_init
 # Everything lives in $LAB_DIR (a fresh temporary folder). Every process the
 # harness starts is stopped by pid when the script exits; $LAB_DIR is removed
-# unless LAB_KEEP=1 (then its path is printed). Waiting is always polling with
+# unless LAB_KEEP=1 (then its path is printed). A sanitizer report in the
+# output of any program fails the test. Waiting is always polling with
 # a deadline, never a sleep taken as proof.
 
 : "${top_srcdir:=.}"
@@ -36,11 +37,20 @@ lab_cleanup() {
 		kill -KILL "$_p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	# a sanitizer build reports on the programs' stderr: make it fail the test
+	_bad=0
+	for _f in "$LAB_DIR"/*.out; do
+		grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$_f" 2>/dev/null || continue
+		echo "# sanitizer report in $(basename "$_f"):"
+		sed -n '1,60s/^/# /p' "$_f"
+		_bad=1
+	done
 	if [ "${LAB_KEEP:-0}" = 1 ]; then
 		echo "# lab kept in $LAB_DIR" >&2
 	else
 		rm -rf "$LAB_DIR"
 	fi
+	[ $_bad -eq 0 ] || exit 1
 }
 
 # lab_need TOOL...: skip the whole test when a client tool is missing.

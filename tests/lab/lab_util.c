@@ -253,6 +253,25 @@ lab_conf_read(const char *path, lab_conf_fn fn, void *arg, char *err, size_t err
 	return rv;
 }
 
+char *
+lab_strs_dup(struct lab_strs *pool, const char *s)
+{
+	pool->v = xreallocarray(pool->v, pool->n + 1, sizeof(*pool->v));
+	return pool->v[pool->n++] = xstrdup(s);
+}
+
+void
+lab_strs_free(struct lab_strs *pool)
+{
+	size_t	i;
+
+	for (i = 0; i < pool->n; i++)
+		free(pool->v[i]);
+	free(pool->v);
+	pool->v = NULL;
+	pool->n = 0;
+}
+
 void
 lab_escape(const void *in, size_t len, char *out, size_t outlen)
 {

@@ -56,6 +56,14 @@ int	lab_split(char *line, char **argv, int maxargs);
 typedef int (*lab_conf_fn)(void *arg, int argc, char **argv, char *err, size_t errlen);
 int	lab_conf_read(const char *path, lab_conf_fn fn, void *arg, char *err, size_t errlen);
 
+/* A pool of strings freed together: configuration values shared by copies. */
+struct lab_strs {
+	char	**v;
+	size_t	  n;
+};
+char	*lab_strs_dup(struct lab_strs *, const char *);
+void	 lab_strs_free(struct lab_strs *);
+
 /* Copy len bytes as printable ASCII: \r \n \t \\ \" and \xNN escapes. */
 void	lab_escape(const void *in, size_t len, char *out, size_t outlen);
 

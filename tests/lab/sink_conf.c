@@ -6,7 +6,6 @@
 #include <strings.h>
 
 #include "common/strutil.h"
-#include "common/xmalloc.h"
 #include "tests/lab/lab_util.h"
 #include "tests/lab/sink_conf.h"
 
@@ -50,7 +49,7 @@ parse_bool(const char *s, int *out)
 
 /* "CODE [TEXT...]": the code 200..599, the words joined with one space. */
 static int
-parse_reply(int argc, char **argv, struct sink_reply *r)
+parse_reply(struct sink_conf *c, int argc, char **argv, struct sink_reply *r)
 {
 	char	buf[LAB_LINE_MAX];
 	int	i;
@@ -65,7 +64,7 @@ parse_reply(int argc, char **argv, struct sink_reply *r)
 			strutil_lcat(buf, " ", sizeof(buf));
 		strutil_lcat(buf, argv[i], sizeof(buf));
 	}
-	r->text = xstrdup(buf);
+	r->text = lab_strs_dup(&c->strs, buf);
 	return 0;
 }
 
@@ -77,13 +76,13 @@ want(char *err, size_t errlen, const char *key, const char *what)
 }
 
 static int
-parse_listener_key(struct sink_lconf *l, int argc, char **argv, char *err, size_t errlen)
+parse_listener_key(struct sink_conf *c, struct sink_lconf *l, int argc, char **argv, char *err, size_t errlen)
 {
 	const char	*k = argv[0];
 	size_t		 i;
 
 	if (strcmp(k, "hostname") == 0 && argc == 2)
-		l->hostname = xstrdup(argv[1]);
+		l->hostname = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(k, "starttls") == 0 && argc == 2) {
 		for (i = 0; i < sizeof(starttls_names) / sizeof(starttls_names[0]); i++)
 			if (strcmp(argv[1], starttls_names[i]) == 0)
@@ -94,8 +93,8 @@ parse_listener_key(struct sink_lconf *l, int argc, char **argv, char *err, size_
 		}
 		l->starttls = (enum sink_starttls)i;
 	} else if (strcmp(k, "cert") == 0 && argc == 3) {
-		l->cert = xstrdup(argv[1]);
-		l->key = xstrdup(argv[2]);
+		l->cert = lab_strs_dup(&c->strs, argv[1]);
+		l->key = lab_strs_dup(&c->strs, argv[2]);
 	} else if (strcmp(k, "tls-versions") == 0 && argc == 3) {
 		l->tls_min = sink_conf_tls_version(argv[1]);
 		l->tls_max = sink_conf_tls_version(argv[2]);
@@ -114,15 +113,15 @@ parse_listener_key(struct sink_lconf *l, int argc, char **argv, char *err, size_
 			snprintf(err, errlen, "more than %d rcpt rules", SINK_MAX_RULES);
 			return -1;
 		}
-		l->rules[l->nrules].pattern = xstrdup(argv[1]);
-		if (parse_reply(argc - 2, argv + 2, &l->rules[l->nrules].reply) == -1)
+		l->rules[l->nrules].pattern = lab_strs_dup(&c->strs, argv[1]);
+		if (parse_reply(c, argc - 2, argv + 2, &l->rules[l->nrules].reply) == -1)
 			return want(err, errlen, k, "a reply code 200-599 and its text");
 		l->nrules++;
 	} else if (strcmp(k, "greeting") == 0 && argc >= 2) {
-		if (parse_reply(argc - 1, argv + 1, &l->greeting) == -1)
+		if (parse_reply(c, argc - 1, argv + 1, &l->greeting) == -1)
 			return want(err, errlen, k, "a reply code 200-599 and its text");
 	} else if (strcmp(k, "data-reply") == 0 && argc >= 2) {
-		if (parse_reply(argc - 1, argv + 1, &l->data_reply) == -1)
+		if (parse_reply(c, argc - 1, argv + 1, &l->data_reply) == -1)
 			return want(err, errlen, k, "a reply code 200-599 and its text");
 	} else if (strcmp(k, "max-size") == 0 && argc == 2) {
 		if (strutil_parse_size(argv[1], &l->max_size) == -1 || l->max_size == 0) {
@@ -143,11 +142,11 @@ conf_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 	struct sink_lconf	*l;
 
 	if (strcmp(argv[0], "spool") == 0 && argc == 2)
-		c->spool = xstrdup(argv[1]);
+		c->spool = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(argv[0], "log") == 0 && argc == 2)
-		c->log = xstrdup(argv[1]);
+		c->log = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(argv[0], "portfile") == 0 && argc == 2)
-		c->portfile = xstrdup(argv[1]);
+		c->portfile = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(argv[0], "listen") == 0 && argc == 3) {
 		if (c->nl == SINK_MAX_LISTENERS) {
 			snprintf(err, errlen, "more than %d listeners", SINK_MAX_LISTENERS);
@@ -155,12 +154,18 @@ conf_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 		}
 		l = &c->l[c->nl++];
 		*l = c->def;
-		l->name = xstrdup(argv[1]);
-		l->addr = xstrdup(argv[2]);
+		l->name = lab_strs_dup(&c->strs, argv[1]);
+		l->addr = lab_strs_dup(&c->strs, argv[2]);
 	} else
-		return parse_listener_key(c->nl == 0 ? &c->def : &c->l[c->nl - 1],
+		return parse_listener_key(c, c->nl == 0 ? &c->def : &c->l[c->nl - 1],
 		    argc, argv, err, errlen);
 	return 0;
+}
+
+void
+sink_conf_free(struct sink_conf *c)
+{
+	lab_strs_free(&c->strs);
 }
 
 int

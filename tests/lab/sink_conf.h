@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tests/lab/lab_util.h"
+
 #define SINK_MAX_LISTENERS	32
 #define SINK_MAX_RULES		32
 
@@ -54,10 +56,12 @@ struct sink_conf {
 	struct sink_lconf def;		/* defaults for the next listeners */
 	struct sink_lconf l[SINK_MAX_LISTENERS];
 	size_t		 nl;
+	struct lab_strs	 strs;		/* every string above */
 };
 
 /* Read path into conf. On error err holds "file:line: message", -1. */
 int	sink_conf_load(struct sink_conf *, const char *path, char *err, size_t errlen);
+void	sink_conf_free(struct sink_conf *);
 const char *sink_conf_strstarttls(enum sink_starttls);
 /* "1.2" -> TLS1_2_VERSION, -1 if unknown */
 int	sink_conf_tls_version(const char *);

@@ -27,7 +27,7 @@ echo "\$LAB_PID_dns \$LAB_PID_sink" >"$LAB_DIR/child.pids"
 echo "\$LAB_DIR" >"$LAB_DIR/child.dir"
 echo "\$LAB_SINK_PORT" >"$LAB_DIR/child.port"
 EOF2
-sh "$LAB_DIR/child.sh"
+LAB_KEEP=0 sh "$LAB_DIR/child.sh"
 ok $? "a child lab starts lab-dns and lab-smtp-sink and exits"
 alive=0
 for pid in $(cat "$LAB_DIR/child.pids"); do kill -0 "$pid" 2>/dev/null && alive=$((alive + 1)); done
