@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -257,12 +258,14 @@ h_connect(struct h_conn *c, int port, const char *from)
 {
 	struct sockaddr_in	sin;
 	struct timeval		tv = { 10, 0 };
+	int			one = 1;
 
 	memset(c, 0, sizeof(*c));
 	if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return -1;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	if (from != NULL) {
