@@ -278,6 +278,23 @@ h_connect(struct h_conn *c, int port, const char *from)
 	return connect(c->fd, (struct sockaddr *)&sin, sizeof(sin));
 }
 
+int
+h_connect6(struct h_conn *c, int port)
+{
+	struct sockaddr_in6	sin6;
+	int			one = 1;
+
+	memset(c, 0, sizeof(*c));
+	if ((c->fd = socket(AF_INET6, SOCK_STREAM, 0)) == -1)
+		return -1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_loopback;
+	sin6.sin6_port = htons((uint16_t)port);
+	return connect(c->fd, (struct sockaddr *)&sin6, sizeof(sin6));
+}
+
 void
 h_close(struct h_conn *c)
 {
