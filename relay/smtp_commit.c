@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "common/strutil.h"
 #include "queue/queue.h"
 #include "relay/config.h"
 #include "relay/smtp_session.h"
@@ -49,16 +50,24 @@ tcp_info(const struct smtp_session *s, char *buf, size_t len)
 static int
 add_received(const struct smtp_session *s, struct evbuffer *msg)
 {
-	char		 date[64], info[NETADDR_STRLEN + 8];
+	char		 date[64], info[NETADDR_STRLEN + 8], helo[256];
 	struct tm	 tm;
 	time_t		 now = time(NULL);
+	size_t		 i;
+
+	/* the client's words go into a header: printable ASCII only */
+	strutil_lcpy(helo, s->helo != NULL ? s->helo : "", sizeof(helo));
+	for (i = 0; helo[i] != '\0'; i++)
+		if ((unsigned char)helo[i] < 0x21 || (unsigned char)helo[i] > 0x7e ||
+		    helo[i] == '(' || helo[i] == ')')
+			helo[i] = '?';
 
 	if (localtime_r(&now, &tm) == NULL ||
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		return -1;
 	tcp_info(s, info, sizeof(info));
 	if (evbuffer_add_printf(msg, "Received: from %s (%s)\r\n\tby %s (stsrelay) with %s id %s",
-	    s->helo, info, s->srv->cfg->hostname, protocol(s), s->id) == -1)
+	    helo, info, s->srv->cfg->hostname, protocol(s), s->id) == -1)
 		return -1;
 	if (s->nrcpts == 1 && evbuffer_add_printf(msg, "\r\n\tfor <%s>", s->rcpts[0]) == -1)
 		return -1;

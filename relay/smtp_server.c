@@ -5,6 +5,7 @@
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -128,6 +129,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	struct smtp_server		*srv = arg;
 	struct smtp_client_count	*c;
 	char				 addr[NETADDR_STRLEN];
+	int				 one = 1;
 
 	netaddr_format(sa, addr, sizeof(addr));
 	if (srv->stopping || srv->queue == NULL) {
@@ -145,6 +147,9 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	if (c == NULL)
 		c = client_find(srv, sa, 1);
+	/* replies are whole and batched already: don't let Nagle hold them (TLS records) */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_debug("%s: TCP_NODELAY: %s", addr, strerror(errno));
 	c->count++;
 	srv->stats.sessions_now++;
 	srv->stats.sessions_total++;

@@ -329,6 +329,8 @@ read_line(struct smtp_session *s, struct evbuffer *in)
 	if ((s->flags & SMTP_F_DISCARD) || len > limit) {
 		s->flags &= ~(uint32_t)SMTP_F_DISCARD;
 		evbuffer_drain(in, len);
+		if (auth)	/* an AUTH exchange ends with its overlong response */
+			smtp_session_transition(s, SMTP_S_HELO);
 		smtp_session_reply(s, 500, "5.5.2", "Line too long");
 		smtp_cmd_error(s);
 		return 1;

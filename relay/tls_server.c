@@ -33,6 +33,12 @@ tls_server_ctx_new(const char *cert_file, const char *key_file, char *err, size_
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* no TLS 1.3 tickets either: nothing to resume, less memory per session */
+	if (SSL_CTX_set_num_tickets(ctx, 0) != 1) {
+		ssl_error(err, errlen, "SSL_CTX_set_num_tickets", "");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
 		ssl_error(err, errlen, "cannot load certificate", cert_file);
 		SSL_CTX_free(ctx);

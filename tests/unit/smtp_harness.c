@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -257,12 +258,14 @@ h_connect(struct h_conn *c, int port, const char *from)
 {
 	struct sockaddr_in	sin;
 	struct timeval		tv = { 10, 0 };
+	int			one = 1;
 
 	memset(c, 0, sizeof(*c));
 	if ((c->fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return -1;
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	if (from != NULL) {
@@ -273,6 +276,23 @@ h_connect(struct h_conn *c, int port, const char *from)
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 	sin.sin_port = htons((uint16_t)port);
 	return connect(c->fd, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+int
+h_connect6(struct h_conn *c, int port)
+{
+	struct sockaddr_in6	sin6;
+	int			one = 1;
+
+	memset(c, 0, sizeof(*c));
+	if ((c->fd = socket(AF_INET6, SOCK_STREAM, 0)) == -1)
+		return -1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_loopback;
+	sin6.sin6_port = htons((uint16_t)port);
+	return connect(c->fd, (struct sockaddr *)&sin6, sizeof(sin6));
 }
 
 void

@@ -64,6 +64,7 @@ size_t	h_nmsgs(struct h_server *);
 uint64_t h_sessions_now(struct h_server *);
 
 int	h_connect(struct h_conn *, int port, const char *from_addr);
+int	h_connect6(struct h_conn *, int port);
 void	h_close(struct h_conn *);
 int	h_send(struct h_conn *, const void *, size_t);
 int	h_sends(struct h_conn *, const char *);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
 
 #include "common/netaddr.h"
 #include "common/strutil.h"
@@ -316,6 +317,7 @@ test_timeouts_and_limits(void)
 	h_config(&hs.cfg);
 	hs.cfg.timeout_greeting = 1;
 	hs.cfg.timeout_command = 1;
+	hs.cfg.timeout_data = 1;
 	start();
 	ok(h_connect(&a, hs.port, NULL) == 0 && h_reply(&a) == 220, "connect");
 	t0 = strutil_now_ms();
@@ -326,6 +328,14 @@ test_timeouts_and_limits(void)
 	h_close(&a);
 	open_session(&a);
 	is_int(h_reply(&a), 421, "command timeout: 421");
+	h_close(&a);
+	open_session(&a);
+	ok(h_cmd(&a, "MAIL FROM:<a@b.test>") == 250 && h_cmd(&a, "RCPT TO:<r@b.test>") == 250 &&
+	    h_cmd(&a, "DATA") == 354 && h_sends(&a, "partial line") == 0, "DATA, then silence");
+	t0 = strutil_now_ms();
+	is_int(h_reply(&a), 421, "DATA timeout: 421");
+	ok(strutil_now_ms() - t0 < 5000 && h_eof(&a), "DATA timeout: closed within the deadline");
+	is_int(h_nmsgs(&hs), 0, "DATA timeout: nothing stored");
 	h_close(&a);
 	h_stop(&hs);
 
@@ -349,6 +359,34 @@ test_timeouts_and_limits(void)
 	ok(h_connect(&a, hs.port, "127.0.0.1") == 0 && h_reply(&a) == 220,
 	    "a slot is free again after a disconnect");
 	h_close(&a);
+	h_close(&c);
+	h_stop(&hs);
+}
+
+static void
+test_ipv6(void)
+{
+	struct sockaddr_in6	*sin6;
+	struct h_conn		 c;
+	char			 err[256];
+
+	h_config(&hs.cfg);
+	memset(&hs.cfg.listen[0], 0, sizeof(hs.cfg.listen[0]));
+	sin6 = (struct sockaddr_in6 *)&hs.cfg.listen[0].ss;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = in6addr_loopback;
+	hs.cfg.listen[0].len = sizeof(*sin6);
+	netaddr_cidr_parse("::1/128", &hs.cfg.client_networks[1]);
+	hs.cfg.nclient_networks = 2;
+	if (h_start(&hs, err, sizeof(err)) != 0) {
+		ok(1, "# SKIP no IPv6 loopback");
+		return;
+	}
+	ok(h_connect6(&c, hs.port) == 0 && h_reply(&c) == 220, "IPv6 listener");
+	is_int(h_cmd(&c, "EHLO bad(helo)\xc3\xa4"), 250, "EHLO with odd characters");
+	is_int(transaction(&c, "x\r\n.\r\n", 6), 250, "IPv6 client in ::1/128 may relay");
+	ok(h_nmsgs(&hs) == 1 && strstr(hs.q.msgs[0].body, "Received: from bad?helo??? "
+	    "([IPv6:::1])\r\n") != NULL, "Received: names [IPv6:::1], HELO made printable");
 	h_close(&c);
 	h_stop(&hs);
 }
@@ -386,5 +424,6 @@ main(void)
 	test_queue_failures();
 	test_timeouts_and_limits();
 	test_stop();
+	test_ipv6();
 	return tap_done();
 }
