@@ -110,15 +110,113 @@ run(void)
 	event_free(dl);
 }
 
+/* One fetch with these parameters, run to completion. */
+static void
+fetch_one(const struct fetch_params *p, const char *domain, struct got *g)
+{
+	struct fetcher	*f = fetch_new(base, p);
+
+	query(f, domain, g);
+	run();
+	fetch_free(f);
+}
+
+static void
+test_tls(int port)
+{
+	struct fetch_params	 p;
+	struct fetcher		*f, *fother;
+	struct got		 good, wrongname, untrusted;
+
+	memset(&p, 0, sizeof(p));
+	p.cainfo = lab.cafile;
+	p.timeout_s = 10;
+	p.port = (unsigned)port;
+	f = fetch_new(base, &p);
+	query(f, "d.test", &good);
+	query(f, "e.test", &wrongname);	/* cert names mta-sts.d.test only */
+	p.cainfo = lab.othercafile;
+	fother = fetch_new(base, &p);
+	query(fother, "d.test", &untrusted);
+	run();
+	fetch_free(fother);
+	fetch_free(f);
+	is_int(good.status, FETCH_OK, "S6: policy fetched over HTTPS from the given address");
+	ok(good.mode == 2 && strcmp(good.mx, "mail.d.test") == 0 && good.http == 200,
+	    "S15: fetched policy parsed (CRLF body)");
+	is_int(wrongname.status, FETCH_WEBPKI_INVALID,
+	    "S7: certificate for another name: sts-webpki-invalid");
+	diag("wrong name: %s", wrongname.reason);
+	is_int(untrusted.status, FETCH_WEBPKI_INVALID,
+	    "S7: certificate from an untrusted CA: sts-webpki-invalid");
+}
+
+static void
+test_content(int bigport, int badport)
+{
+	struct fetch_params	p;
+	struct got		big, bad;
+
+	memset(&p, 0, sizeof(p));
+	p.cainfo = lab.cafile;
+	p.timeout_s = 10;
+	p.port = (unsigned)bigport;
+	fetch_one(&p, "big.test", &big);
+	is_int(big.status, FETCH_FETCH_ERROR, "S10: body over 64 KiB: fetch error");
+	ok(big.size <= 65536, "S10: no more than 64 KiB kept");
+	diag("big: %s (size %zu)", big.reason, big.size);
+	p.port = (unsigned)badport;
+	fetch_one(&p, "bad.test", &bad);
+	is_int(bad.status, FETCH_POLICY_INVALID, "S17: invalid policy: sts-policy-invalid");
+	is_str(bad.reason, "line 2: mode: unknown value 'enfroce'", "  with the parser's reason");
+}
+
+/* refused: a port nobody listens on; silent: accepts, never speaks */
+static void
+test_network(void)
+{
+	struct fetch_params	 p;
+	struct fetcher		*f;
+	struct got		 refused, silent;
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 lfd;
+
+	memset(&p, 0, sizeof(p));
+	p.cainfo = lab.cafile;
+	p.timeout_s = 10;
+	p.port = (unsigned)https_lab_free_port();
+	fetch_one(&p, "d.test", &refused);
+	is_int(refused.status, FETCH_FETCH_ERROR, "connection refused: fetch error");
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(lfd, 4) == -1 ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &len) == -1) {
+		ok(0, "a silent listener");
+		return;
+	}
+	p.port = ntohs(sin.sin_port);
+	p.timeout_s = 1;
+	fetch_one(&p, "d.test", &silent);
+	close(lfd);
+	is_int(silent.status, FETCH_FETCH_ERROR, "S10: a silent server times out: fetch error");
+	diag("silent: %s", silent.reason);
+
+	f = fetch_new(base, &p);
+	ok(fetch_query_policy(f, "d.test", NULL, 0, on_policy, NULL) == -1,
+	    "no address: refused (libcurl never resolves)");
+	fetch_free(f);
+}
+
 int
 main(void)
 {
-	struct fetch_params	 p;
-	struct fetcher		*f, *fother, *fdead;
-	struct got		 good, big, bad, wrongname, untrusted, refused, silent;
-	pid_t			 s1, s2, s3;
-	int			 port1, port2, port3, lfd;
-	struct sockaddr_in	 sin;
+	pid_t	s1, s2, s3;
+	int	port1, port2, port3;
 
 	log_init("test_fetch", LOG_DEST_STDERR, LOG_LVL_WARN);
 	signal(SIGPIPE, SIG_IGN);
@@ -135,81 +233,9 @@ main(void)
 	port3 = https_lab_free_port();
 	s3 = https_lab_serve(&lab, "bad", port3);
 	ok(s1 > 0 && s2 > 0 && s3 > 0, "three policy servers started");
-
-	memset(&p, 0, sizeof(p));
-	p.cainfo = lab.cafile;
-	p.timeout_s = 10;
-	p.port = (unsigned)port1;
-	f = fetch_new(base, &p);
-	query(f, "d.test", &good);
-	query(f, "e.test", &wrongname);	/* cert names mta-sts.d.test only */
-	p.cainfo = lab.othercafile;
-	fother = fetch_new(base, &p);
-	query(fother, "d.test", &untrusted);
-	run();
-	is_int(good.status, FETCH_OK, "S6: policy fetched over HTTPS from the given address");
-	diag("good: %s", good.reason);
-	ok(good.mode == 2 && strcmp(good.mx, "mail.d.test") == 0 && good.http == 200,
-	    "S15: fetched policy parsed (CRLF body)");
-	is_int(wrongname.status, FETCH_WEBPKI_INVALID,
-	    "S7: certificate for another name: sts-webpki-invalid");
-	diag("wrong name: %s", wrongname.reason);
-	is_int(untrusted.status, FETCH_WEBPKI_INVALID,
-	    "S7: certificate from an untrusted CA: sts-webpki-invalid");
-	fetch_free(fother);
-	fetch_free(f);
-
-	p.cainfo = lab.cafile;
-	p.port = (unsigned)port2;
-	f = fetch_new(base, &p);
-	query(f, "big.test", &big);
-	run();
-	fetch_free(f);
-	is_int(big.status, FETCH_FETCH_ERROR, "S10: body over 64 KiB: fetch error");
-	ok(big.size <= 65536, "S10: no more than 64 KiB kept");
-	diag("big: %s (size %zu)", big.reason, big.size);
-
-	p.port = (unsigned)port3;
-	f = fetch_new(base, &p);
-	query(f, "bad.test", &bad);
-	run();
-	fetch_free(f);
-	is_int(bad.status, FETCH_POLICY_INVALID, "S17: invalid policy: sts-policy-invalid");
-	is_str(bad.reason, "line 2: mode: unknown value 'enfroce'", "  with the parser's reason");
-
-	/* refused: a port nobody listens on; silent: accepts, never speaks */
-	p.port = (unsigned)https_lab_free_port();
-	fdead = fetch_new(base, &p);
-	query(fdead, "d.test", &refused);
-	run();
-	fetch_free(fdead);
-	is_int(refused.status, FETCH_FETCH_ERROR, "connection refused: fetch error");
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	bind(lfd, (struct sockaddr *)&sin, sizeof(sin));
-	listen(lfd, 4);
-	{
-		socklen_t len = sizeof(sin);
-
-		getsockname(lfd, (struct sockaddr *)&sin, &len);
-	}
-	p.port = ntohs(sin.sin_port);
-	p.timeout_s = 1;
-	fdead = fetch_new(base, &p);
-	query(fdead, "d.test", &silent);
-	run();
-	fetch_free(fdead);
-	close(lfd);
-	is_int(silent.status, FETCH_FETCH_ERROR, "S10: a silent server times out: fetch error");
-	diag("silent: %s", silent.reason);
-
-	ok(fetch_query_policy(fdead = fetch_new(base, &p), "d.test", NULL, 0,
-	    on_policy, NULL) == -1, "no address: refused (libcurl never resolves)");
-	fetch_free(fdead);
-
+	test_tls(port1);
+	test_content(port2, port3);
+	test_network();
 	https_lab_stop(s1);
 	https_lab_stop(s2);
 	https_lab_stop(s3);
