@@ -14,6 +14,7 @@
 #include <db.h>
 
 #include "common/netaddr.h"
+#include "policy/resolver.h"
 
 struct event_base;
 struct policy;
@@ -54,7 +55,7 @@ struct policy_params {
 	unsigned			 dns_timeout_ms;	/* 0: 2000 */
 	unsigned			 policy_port;	/* 0: 443 */
 	unsigned			 fetch_timeout_s;	/* 0: 60 (max 60) */
-	unsigned			 refresh_interval_s;	/* S14; 0: 86400 */
+	unsigned			 recheck_interval_s;	/* S14; 0: 3600 */
 	unsigned			 tempfail_bound_s;	/* Ours; 0: 86400 */
 	unsigned			 backoff_s;	/* S11; 0: 300 */
 	/* wall clock in unix seconds; NULL: time(3). Tests move it. */
@@ -84,10 +85,44 @@ int	policy_lookup(struct policy *, const char *domain, policy_on_result, void *)
 int	policy_mx_allowed(const struct policy_result *, const char *mx_host);
 
 /*
- * S14: start a refresh of every cached policy now (the timer does this
- * every refresh_interval_s). Returns how many refreshes were started.
+ * S14: re-check every cached policy now (the timer does this every
+ * recheck_interval_s): TXT id again, fetch when it changed or half of
+ * max_age has passed. Returns how many re-checks were started.
  */
 int	policy_refresh(struct policy *);
+
+/*
+ * For "stsrelayctl policy check": like policy_lookup but always fetches
+ * (ignoring the cached id and the S11 back-off) and stores what it gets.
+ */
+int	policy_check(struct policy *, const char *domain, policy_on_result, void *);
+
+/* "policy flush": forget the cached policy. 0, 1 if none was cached, -1. */
+int	policy_forget(struct policy *, const char *domain);
+
+/* "policy show/list": every record of policy.db, in domain order. */
+struct policy_cached {
+	const char		*domain;
+	int			 corrupt;	/* the record could not be read */
+	const char		*id;		/* "" when only a failure is kept */
+	enum policy_mode	 mode;		/* ABSENT when id is "" */
+	const char *const	*mx;
+	size_t			 nmx;
+	uint64_t		 fetched;	/* unix seconds */
+	uint32_t		 max_age;	/* expires at fetched + max_age */
+	const char		*text;		/* the policy as fetched */
+	const char		*fail_id;	/* S11: last failed id, "" if none */
+	uint64_t		 fail_time;
+};
+/* Stops when fn returns non-zero and returns that; -1 on a database error. */
+int	policy_list(struct policy *, int (*fn)(const struct policy_cached *, void *),
+	    void *);
+
+/*
+ * The engine's DNS resolver, for the MX, A and AAAA lookups of delivery
+ * (policy/resolver.h), so one DNS configuration governs everything.
+ */
+struct resolver *policy_resolver(struct policy *);
 
 const char *policy_mode_name(enum policy_mode);	/* "enforce", ... "absent" */
 const char *policy_source_name(enum policy_source);

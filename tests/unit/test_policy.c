@@ -286,23 +286,109 @@ test_ages(struct policy *p)
 	is_int(g.max_age, 31557600, "Ours: max_age capped at 31557600");
 }
 
+static int
+list_cb(const struct policy_cached *c, void *arg)
+{
+	char	*buf = arg;
+
+	snprintf(buf + strlen(buf), 1024 - strlen(buf), "%s%s:%s:%s:%s",
+	    buf[0] ? "," : "", c->domain, c->corrupt ? "?" : c->id,
+	    policy_mode_name(c->mode), c->corrupt ? "?" : c->fail_id);
+	return 0;
+}
+
+static void
+test_admin(struct policy *p)
+{
+	struct got	 g;
+	char		 list[1024] = "";
+	int		 n;
+
+	ok(policy_resolver(p) != NULL, "the engine's resolver is shared");
+	is_int(policy_list(p, list_cb, list), 0, "policy_list");
+	ok(strstr(list, "d.test:2:testing:3") != NULL,
+	    "list: the cached policy, with the id whose fetch failed (S11)");
+	ok(strstr(list, "f.test::absent:1") != NULL,
+	    "list: a failure kept without a policy");
+	diag("%s", list);
+
+	/* check: fetches although the id is unchanged, and ignores S11 */
+	zone_domain("e.test", "v=STSv1; id=7", "127.0.0.1");
+	serve(ENFORCE);
+	n = fetches("e.test");
+	memset(&g, 0, sizeof(g));
+	if (policy_check(p, "e.test", on_result, &g) == 0) {
+		pending++;
+		run();
+	}
+	ok(strcmp(g.source, "fresh") == 0 && fetches("e.test") == n + 1,
+	    "check: fetched although the cached id is the same");
+	lookup(p, "f.test", &g);		/* fails, recorded now */
+	n = fetches("f.test");
+	memset(&g, 0, sizeof(g));
+	if (policy_check(p, "f.test", on_result, &g) == 0) {
+		pending++;
+		run();
+	}
+	is_int(fetches("f.test"), n + 1, "check: the S11 back-off does not apply");
+
+	is_int(policy_forget(p, "E.TEST."), 0, "flush: cached policy forgotten");
+	is_int(policy_forget(p, "e.test"), 1, "flush: nothing left to forget");
+	lookup(p, "e.test", &g);
+	is_str(g.source, "fresh", "flush: the next lookup fetches");
+}
+
+static int
+file_contains(const char *path, const char *needle)
+{
+	char	 buf[8192];
+	size_t	 n;
+	FILE	*f = fopen(path, "r");
+
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strstr(buf, needle) != NULL;
+}
+
 static void
 test_refresh(struct policy *p)
 {
 	struct got	g;
+	char		logfile[200];
 	int		n;
 
 	zone_domain("g.test", "v=STSv1; id=1", "127.0.0.1");
 	serve("version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 1000\n");
 	lookup(p, "g.test", &g);
 	serve("version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 2000\n");
+	n = fetches("g.test");
+	ok(policy_refresh(p) >= 1, "S14: re-check started for the cached policies");
+	lookup(p, "g.test", &g);	/* joins the re-check in flight */
+	ok(strcmp(g.source, "cached") == 0 && g.max_age == 1000 && fetches("g.test") == n,
+	    "S14: same id, young policy: TXT re-checked, no fetch");
+	now_s += 500;
+	policy_refresh(p);
 	lookup(p, "g.test", &g);
-	ok(strcmp(g.source, "cached") == 0 && g.max_age == 1000, "S20: cached before refresh");
-	n = policy_refresh(p);
-	ok(n >= 1, "S14: refresh started for the cached policies");
-	lookup(p, "g.test", &g);	/* joins the refresh in flight */
 	ok(strcmp(g.source, "fresh") == 0 && g.max_age == 2000,
-	    "S14: refresh fetches even when the id is unchanged");
+	    "S14: half of max_age passed: fetched again although the id is the same");
+
+	/* a failed refresh of an enforce policy is a warning in the log */
+	snprintf(logfile, sizeof(logfile), "%s/log", lab.dir);
+	if (freopen(logfile, "w", stderr) == NULL)
+		diag("cannot capture the log");
+	log_set_level(LOG_LVL_WARN);
+	zone_domain("g.test", "v=STSv1; id=2", "127.0.0.1");
+	serve("version: STSv1\nmode: enforce\n");
+	policy_refresh(p);
+	lookup(p, "g.test", &g);
+	fflush(stderr);
+	ok(strcmp(g.source, "cached") == 0 && strcmp(g.id, "1") == 0,
+	    "S13: failed refresh: the cached policy stays");
+	ok(file_contains(logfile, "policy: g.test: refresh of the enforce policy failed"),
+	    "S14: the failed refresh of an enforce policy is logged as a warning");
 }
 
 int
@@ -359,6 +445,7 @@ main(void)
 	test_changes(p);
 	test_failures(p);
 	test_ages(p);
+	test_admin(p);
 	test_refresh(p);
 	policy_free(p);
 	env->close(env, 0);
