@@ -33,6 +33,9 @@
  *   never more) whereas rejecting the whole policy would fall back to "no
  *   policy" (S12) and deliver without protection. If no valid mx line is
  *   left, an enforce or testing policy is invalid (S17).
+ * - An mx value is normalized: lower case, and one trailing dot (the
+ *   absolute form some operators write, "mail.d.test.") is accepted and
+ *   removed; S22 ignores it when matching anyway.
  * - max_age above STS_POLICY_MAX_AGE_CAP is capped (Ours); 0 is allowed and
  *   means "apply once, do not cache" (the caller's business).
  */
