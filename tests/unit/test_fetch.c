@@ -151,6 +151,36 @@ test_tls(int port)
 	    "S7: certificate from an untrusted CA: sts-webpki-invalid");
 }
 
+/* IPv6 addresses go to CURLOPT_RESOLVE in brackets; a bad entry fails the transfer. */
+static void
+test_v6_entry(int port)
+{
+	struct fetch_params	 p;
+	struct fetcher		*f;
+	struct sockaddr_storage	 ss[2];
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss[0];
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss[1];
+	struct got		 g;
+
+	memset(ss, 0, sizeof(ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = in6addr_loopback;	/* nobody listens there */
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	memset(&p, 0, sizeof(p));
+	p.cainfo = lab.cafile;
+	p.timeout_s = 10;
+	p.port = (unsigned)port;
+	f = fetch_new(base, &p);
+	memset(&g, 0, sizeof(g));
+	if (fetch_query_policy(f, "d.test", ss, 2, on_policy, &g) == 0)
+		pending++;
+	run();
+	fetch_free(f);
+	is_int(g.status, FETCH_OK, "an IPv6 and an IPv4 address: the one that answers is used");
+	diag("v6+v4: %s", g.reason);
+}
+
 static void
 test_content(int bigport, int badport)
 {
@@ -234,6 +264,7 @@ main(void)
 	s3 = https_lab_serve(&lab, "bad", port3);
 	ok(s1 > 0 && s2 > 0 && s3 > 0, "three policy servers started");
 	test_tls(port1);
+	test_v6_entry(port1);
 	test_content(port2, port3);
 	test_network();
 	https_lab_stop(s1);
