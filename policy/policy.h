@@ -49,8 +49,8 @@ struct policy_result {
 typedef void (*policy_on_result)(const struct policy_result *, void *);
 
 struct policy_params {
-	const char			*cainfo;	/* CA bundle; NULL: system */
-	const struct netaddr_endpoint	*dns;		/* NULL: system resolver */
+	const char			*cainfo;	/* CA bundle; NULL, "": system */
+	const struct netaddr_endpoint	*dns;		/* ndns 0: system resolver */
 	size_t				 ndns;
 	unsigned			 dns_timeout_ms;	/* 0: 2000 */
 	unsigned			 policy_port;	/* 0: 443 */
