@@ -287,8 +287,9 @@ start_fetch(struct lookup *lk)
 	char		 name[STS_MX_NAMEBUF + 16], why[200];
 
 	/* S11: the same id failed recently: do not fetch it again yet */
-	if (lk->kind != LK_CHECK && lk->have_entry && strcmp(lk->cached.fail_id, lk->id) == 0 &&
-	    now >= lk->cached.fail_time && now - lk->cached.fail_time < p->backoff_s) {
+	if (lk->kind != LK_CHECK && lk->have_entry &&
+	    strcmp(lk->cached.fail_id, lk->id) == 0 && now >= lk->cached.fail_time &&
+	    now - lk->cached.fail_time < p->backoff_s) {
 		snprintf(why, sizeof(why), "fetch of id %s failed %llu s ago, not "
 		    "retried before %u s (S11)", lk->id,
 		    (unsigned long long)(now - lk->cached.fail_time), p->backoff_s);

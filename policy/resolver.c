@@ -269,6 +269,7 @@ resolver_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 		set_status(q, RESOLVER_NODATA, ares_strerror(status));
 		break;
 	case ARES_ENOTFOUND:
+	case ARES_EBADNAME:	/* a malformed name cannot exist either */
 		set_status(q, RESOLVER_NXDOMAIN, ares_strerror(status));
 		break;
 	case ARES_EBADRESP:
@@ -293,10 +294,9 @@ resolver_submit(struct resolver *res, const char *name, enum rq_type type,
 	struct rquery		*q;
 	size_t			 len;
 
-	if (name == NULL || cb == NULL || (len = strlen(name)) == 0 || len > 254) {
-		log_warnx("resolver: refusing to look up an empty or overlong name");
+	if (name == NULL || cb == NULL)
 		return -1;
-	}
+	len = strlen(name);
 	q = xcalloc(1, sizeof(*q));
 	q->res = res;
 	q->type = type;
@@ -309,8 +309,13 @@ resolver_submit(struct resolver *res, const char *name, enum rq_type type,
 	else
 		q->cb.addr = (resolver_on_addr)cb;
 	q->submitting = 1;
-	ares_query(res->channel, name, DNS_CLASS_IN, qtype[type],
-	    resolver_on_answer, q);
+	if (len == 0 || len > 254 || (len == 254 && name[253] != '.')) {
+		/* no such name can exist (RFC 1035 2.3.4) */
+		set_status(q, RESOLVER_NXDOMAIN, "name empty or too long");
+		q->done = 1;
+	} else
+		ares_query(res->channel, name, DNS_CLASS_IN, qtype[type],
+		    resolver_on_answer, q);
 	q->submitting = 0;
 	if (q->done) {
 		/* answered at once: deliver from the loop, never re-entrantly */

@@ -79,7 +79,11 @@ typedef void (*resolver_on_txt)(const struct resolver_txt_result *, void *);
 struct resolver *resolver_new(struct event_base *, const struct resolver_params *);
 void	resolver_free(struct resolver *);
 
-/* 0 when the query is under way (the callback will run), -1 otherwise. */
+/*
+ * 0 when the query is under way (the callback will run), -1 only for a NULL
+ * name or callback. A name that cannot exist (empty, malformed, longer than
+ * 253 octets) is answered NXDOMAIN, from the loop like any answer.
+ */
 int	resolver_query_mx(struct resolver *, const char *, resolver_on_mx, void *);
 int	resolver_query_a(struct resolver *, const char *, resolver_on_addr, void *);
 int	resolver_query_aaaa(struct resolver *, const char *, resolver_on_addr, void *);

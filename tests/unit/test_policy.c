@@ -165,6 +165,19 @@ test_basic(struct policy *p)
 	ok(strcmp(g.mode, "absent") == 0, "S1: the parent's policy is not used");
 	ok(policy_lookup(p, "bad..name", on_result, &g) == -1,
 	    "an invalid domain is refused");
+	{
+		char	 longname[260];
+		size_t	 i;
+
+		/* 250 octets: valid, but _mta-sts.<it> cannot exist */
+		for (i = 0; i < 250; i++)
+			longname[i] = (i % 50 == 49) ? '.' : 'a';
+		longname[250] = '\0';
+		longname[249] = 't';
+		lookup(p, longname, &g);
+		ok(g.done && strcmp(g.mode, "absent") == 0,
+		    "S4: a domain too long for _mta-sts.<domain>: no policy");
+	}
 	ok(policy_lookup(p, "b\xc3\xbc" "cher.test", on_result, &g) == -1,
 	    "a U-label domain is refused (callers convert to A-labels)");
 }
