@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,6 +283,30 @@ resolver_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 	q->done = 1;
 	if (!q->submitting)
 		rquery_deliver(q);
+}
+
+/*
+ * Parse a raw answer as if it had just arrived for a query of that type;
+ * the callback runs before this returns. For tests and fuzzing.
+ */
+void
+resolver_parse_answer(int type, const unsigned char *abuf, int alen, void *cb,
+    void *arg)
+{
+	struct rquery	*q;
+
+	q = xcalloc(1, sizeof(*q));
+	q->type = type == RESOLVER_TYPE_MX ? RQ_MX : type == RESOLVER_TYPE_A ? RQ_A :
+	    type == RESOLVER_TYPE_AAAA ? RQ_AAAA : RQ_TXT;
+	q->name = xstrdup("(parsed)");
+	q->arg = arg;
+	if (q->type == RQ_MX)
+		q->cb.mx = (resolver_on_mx)cb;
+	else if (q->type == RQ_TXT)
+		q->cb.txt = (resolver_on_txt)cb;
+	else
+		q->cb.addr = (resolver_on_addr)cb;
+	resolver_on_answer(q, ARES_SUCCESS, 0, (unsigned char *)(uintptr_t)abuf, alen);
 }
 
 static int

@@ -91,4 +91,16 @@ int	resolver_query_txt(struct resolver *, const char *, resolver_on_txt, void *)
 
 const char *resolver_strstatus(enum resolver_status);
 
+/*
+ * Tests and fuzzing: parse a raw DNS answer (abuf, alen) as if it had just
+ * arrived for a query of type; cb, of the type's callback type, runs before
+ * this returns.
+ */
+#define RESOLVER_TYPE_MX	15
+#define RESOLVER_TYPE_TXT	16
+#define RESOLVER_TYPE_A		1
+#define RESOLVER_TYPE_AAAA	28
+void	resolver_parse_answer(int type, const unsigned char *abuf, int alen,
+	    void *cb, void *arg);
+
 #endif
