@@ -25,7 +25,7 @@
  *   ":", a control character, a bare CR, bad UTF-8) makes the policy
  *   invalid: the body is then not a policy (an HTML error page, a proxy's
  *   banner) and must not be half-read.
- * - An mx line whose value is invalid (an IP address, "*" other than as the
+ * - An mx line whose value is empty or invalid (an IP address, "*" other than as
  *   whole leftmost label, a U-label, a bad name) is skipped and counted; it
  *   does not invalidate the policy. RFC 8461 3.2 only requires accepting
  *   well-formed policies and says nothing of a bad mx among good ones;
@@ -290,6 +290,8 @@ parse_line(struct pstate *ps, const char *line, size_t len)
 		vstart++;
 	line += vstart;
 	len -= vstart;
+	if (len == 0 && strcmp(key, "mx") == 0)
+		return field_mx(ps, line, len);		/* skipped like any bad mx */
 	if (len == 0)
 		return perr(ps, key, "empty value", NULL, 0);
 	if (check_value(line, len) == -1)
