@@ -25,10 +25,11 @@
  *   ":", a control character, a bare CR, bad UTF-8) makes the policy
  *   invalid: the body is then not a policy (an HTML error page, a proxy's
  *   banner) and must not be half-read.
- * - An mx line whose value is empty or invalid (an IP address, "*" other than as
- *   whole leftmost label, a U-label, a bad name) is skipped and counted; it
- *   does not invalidate the policy. RFC 8461 3.2 only requires accepting
- *   well-formed policies and says nothing of a bad mx among good ones;
+ * - An mx line whose value is empty or invalid (an IP address, "*" other
+ *   than as the whole leftmost label, a U-label, a bad name) is skipped and
+ *   counted; it does not invalidate the policy. RFC 8461 3.2 only requires
+ *   accepting well-formed policies and says nothing of a bad mx among good
+ *   ones;
  *   skipping fails closed (in enforce mode fewer MX hosts are allowed,
  *   never more) whereas rejecting the whole policy would fall back to "no
  *   policy" (S12) and deliver without protection. If no valid mx line is
