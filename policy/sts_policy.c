@@ -29,11 +29,10 @@
  *   than as the whole leftmost label, a U-label, a bad name) is skipped and
  *   counted; it does not invalidate the policy. RFC 8461 3.2 only requires
  *   accepting well-formed policies and says nothing of a bad mx among good
- *   ones;
- *   skipping fails closed (in enforce mode fewer MX hosts are allowed,
- *   never more) whereas rejecting the whole policy would fall back to "no
- *   policy" (S12) and deliver without protection. If no valid mx line is
- *   left, an enforce or testing policy is invalid (S17).
+ *   ones; skipping fails closed (in enforce mode fewer MX hosts are
+ *   allowed, never more) whereas rejecting the whole policy would fall back
+ *   to "no policy" (S12) and deliver without protection. If no valid mx
+ *   line is left, an enforce or testing policy is invalid (S17).
  * - An mx value is normalized: lower case, and one trailing dot (the
  *   absolute form some operators write, "mail.d.test.") is accepted and
  *   removed; S22 ignores it when matching anyway.
