@@ -18,6 +18,7 @@
  * a policy other than mode none is logged as a warning.
  */
 #include <sys/queue.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,45 @@ struct resolver *
 policy_resolver(struct policy *p)
 {
 	return p->res;
+}
+
+struct policy_result *
+policy_result_dup(const struct policy_result *r)
+{
+	struct policy_result	*d;
+	char			**mx = NULL;
+	size_t			 i;
+
+	d = xcalloc(1, sizeof(*d));
+	*d = *r;
+	d->domain = xstrdup(r->domain != NULL ? r->domain : "");
+	d->id = xstrdup(r->id != NULL ? r->id : "");
+	d->result_type = xstrdup(r->result_type != NULL ? r->result_type : "");
+	d->reason = xstrdup(r->reason != NULL ? r->reason : "");
+	if (r->nmx > 0) {
+		mx = xreallocarray(NULL, r->nmx, sizeof(*mx));
+		for (i = 0; i < r->nmx; i++)
+			mx[i] = xstrdup(r->mx[i]);
+	}
+	d->mx = (const char *const *)mx;
+	return d;
+}
+
+void
+policy_result_free(struct policy_result *r)
+{
+	size_t	i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->nmx; i++)
+		free((char *)(uintptr_t)r->mx[i]);
+	free((void *)(uintptr_t)r->mx);
+	free((char *)(uintptr_t)r->domain);
+	free((char *)(uintptr_t)r->id);
+	free((char *)(uintptr_t)r->result_type);
+	free((char *)(uintptr_t)r->reason);
+	free(r);
 }
 
 int

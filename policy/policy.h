@@ -76,6 +76,10 @@ void	policy_free(struct policy *);
  */
 int	policy_lookup(struct policy *, const char *domain, policy_on_result, void *);
 
+/* A copy that outlives the callback (delivery keeps it for the attempt). */
+struct policy_result *policy_result_dup(const struct policy_result *);
+void	policy_result_free(struct policy_result *);
+
 /*
  * S22: may mail go to MX host mx_host under this result? ENFORCE and
  * TESTING: 1 only if it matches one of the mx patterns (for TESTING the

@@ -28,6 +28,7 @@ struct got {
 	char	type[64], reason[600];
 	long	max_age;
 	int	allow_mail, allow_evil;
+	struct policy_result **keep;	/* if set: policy_result_dup here */
 };
 
 static uint64_t
@@ -56,6 +57,10 @@ on_result(const struct policy_result *r, void *arg)
 		    i ? "," : "", r->mx[i]);
 	g->allow_mail = policy_mx_allowed(r, "MAIL.d.test.");
 	g->allow_evil = policy_mx_allowed(r, "mail.evil.test");
+	if (g->keep != NULL) {
+		*g->keep = policy_result_dup(r);
+		g->keep = NULL;
+	}
 	if (--pending == 0)
 		event_base_loopbreak(base);
 }
@@ -126,11 +131,23 @@ fetches(const char *domain)
 static void
 test_basic(struct policy *p)
 {
-	struct got	g, e1, e2, e3;
+	struct got		 g, e1, e2, e3;
+
+	struct policy_result	*kept = NULL;
 
 	zone_domain("d.test", "v=STSv1; id=1", "127.0.0.1");
 	serve(ENFORCE);
-	lookup(p, "d.test", &g);
+	memset(&g, 0, sizeof(g));
+	g.keep = &kept;
+	if (policy_lookup(p, "d.test", on_result, &g) == 0) {
+		pending++;
+		run();
+	}
+	ok(kept != NULL && kept->nmx == 1 && strcmp(kept->mx[0], "mail.d.test") == 0 &&
+	    strcmp(kept->domain, "d.test") == 0 && kept->mode == POLICY_MODE_ENFORCE &&
+	    policy_mx_allowed(kept, "mail.d.test") && !policy_mx_allowed(kept, "x.d.test"),
+	    "policy_result_dup: the result outlives the callback");
+	policy_result_free(kept);
 	ok(strcmp(g.mode, "enforce") == 0 && strcmp(g.source, "fresh") == 0 &&
 	    strcmp(g.id, "1") == 0 && strcmp(g.mx, "mail.d.test") == 0,
 	    "S6, S15: policy fetched and applied");
