@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "policy/fetch.h"
 #include "tests/tap.h"
+#include "tests/unit/test_fetch_canned.h"
 #include "tests/unit/test_fetch_server.h"
 
 static struct event_base *base;
@@ -62,7 +63,10 @@ setup(void)
 	char	*big;
 	int	 r;
 
-	if (https_lab_setup(&lab, "mta-sts.d.test mta-sts.big.test mta-sts.bad.test") == -1)
+	if (https_lab_setup(&lab, "mta-sts.d.test mta-sts.big.test mta-sts.bad.test "
+	    "mta-sts.redir.test mta-sts.charset.test mta-sts.upper.test "
+	    "mta-sts.html.test mta-sts.notype.test mta-sts.nf.test "
+	    "mta-sts.biglen.test mta-sts.lf.test") == -1)
 		return -1;
 	if (https_lab_write(&lab, "good", "version: STSv1\r\nmode: enforce\r\n"
 	    "mx: mail.d.test\r\nmax_age: 86400\r\n", 64) == -1 ||
@@ -201,6 +205,78 @@ test_content(int bigport, int badport)
 	is_str(bad.reason, "line 2: mode: unknown value 'enfroce'", "  with the parser's reason");
 }
 
+#define POLICY_LF	"version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 86400\n"
+#define HEAD_OK(type)	"HTTP/1.1 200 OK\r\n" type "Content-Length: 60\r\n" \
+			"Connection: close\r\n\r\n" POLICY_LF
+
+static const struct canned canned[] = {
+	{ "mta-sts.redir.test", "HTTP/1.1 301 Moved Permanently\r\n"
+	    "Location: https://mta-sts.d.test/.well-known/mta-sts.txt\r\n"
+	    "Content-Length: 0\r\nConnection: close\r\n\r\n" },
+	{ "mta-sts.charset.test", HEAD_OK("Content-Type: text/plain; charset=utf-8\r\n") },
+	{ "mta-sts.upper.test", HEAD_OK("Content-Type: TEXT/PLAIN\r\n") },
+	{ "mta-sts.html.test", HEAD_OK("Content-Type: text/html\r\n") },
+	{ "mta-sts.notype.test", HEAD_OK("") },
+	{ "mta-sts.lf.test", HEAD_OK("Content-Type: text/plain\r\n") },
+	{ "mta-sts.biglen.test", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 100000\r\nConnection: close\r\n\r\nversion: STSv1\n" },
+	{ NULL, NULL }
+};
+
+/* Status codes, redirects and media types against canned responses. */
+static void
+test_canned(void)
+{
+	static const struct { const char *domain; enum fetch_status want;
+	    long http; const char *name; } t[] = {
+		{ "redir.test", FETCH_FETCH_ERROR, 301,
+		    "S8: a redirect is not followed: sts-policy-fetch-error" },
+		{ "nf.test", FETCH_FETCH_ERROR, 404, "S8: 404: sts-policy-fetch-error" },
+		{ "charset.test", FETCH_OK, 200,
+		    "S9: text/plain; charset=utf-8 accepted" },
+		{ "upper.test", FETCH_OK, 200, "S9: TEXT/PLAIN accepted" },
+		{ "html.test", FETCH_POLICY_INVALID, 200,
+		    "S9: text/html: sts-policy-invalid" },
+		{ "notype.test", FETCH_POLICY_INVALID, 200,
+		    "S9, Ours: no Content-Type: sts-policy-invalid" },
+		{ "lf.test", FETCH_OK, 200, "S16: LF-only policy fetched and parsed" },
+		{ "biglen.test", FETCH_FETCH_ERROR, 200,
+		    "S10: announced length over 64 KiB refused before the body" },
+	};
+	struct fetch_params	 p;
+	struct fetcher		*f;
+	struct got		 g[sizeof(t) / sizeof(t[0])];
+	char			 cert[200], key[200], name[160];
+	pid_t			 pid;
+	size_t			 i;
+	int			 port = https_lab_free_port();
+
+	snprintf(cert, sizeof(cert), "%s/srv.pem", lab.dir);
+	snprintf(key, sizeof(key), "%s/srv.key", lab.dir);
+	if ((pid = canned_serve(cert, key, port, canned)) == -1) {
+		ok(0, "canned HTTPS server started");
+		return;
+	}
+	memset(&p, 0, sizeof(p));
+	p.cainfo = lab.cafile;
+	p.timeout_s = 10;
+	p.port = (unsigned)port;
+	f = fetch_new(base, &p);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		query(f, t[i].domain, &g[i]);
+	run();
+	fetch_free(f);
+	https_lab_stop(pid);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		is_int(g[i].status, t[i].want, t[i].name);
+		snprintf(name, sizeof(name), "  HTTP status %ld", t[i].http);
+		if (t[i].domain[0] != 'b')	/* biglen: curl may stop before */
+			is_int(g[i].http, t[i].http, name);
+		if (g[i].status != t[i].want)
+			diag("%s: %s", t[i].domain, g[i].reason);
+	}
+}
+
 /* refused: a port nobody listens on; silent: accepts, never speaks */
 static void
 test_network(void)
@@ -266,6 +342,7 @@ main(void)
 	test_tls(port1);
 	test_v6_entry(port1);
 	test_content(port2, port3);
+	test_canned();
 	test_network();
 	https_lab_stop(s1);
 	https_lab_stop(s2);
