@@ -84,6 +84,7 @@ struct policy {
 	TAILQ_HEAD(, lookup)	 lookups;
 	TAILQ_HEAD(, tempfail)	 tempfails;
 	size_t			 ntempfails;
+	struct policy_stats	 stats;
 };
 
 static uint64_t
@@ -199,6 +200,7 @@ fetch_failed(struct lookup *lk, const char *type, const char *reason, int record
 	char			 why[400];
 
 	if (record) {	/* S11: remember which id failed, and when */
+		p->stats.fetch_failures++;
 		if (!lk->have_entry) {
 			memset(&placeholder, 0, sizeof(placeholder));
 			lk->cached = placeholder;	/* id "": no policy */
@@ -294,9 +296,11 @@ start_fetch(struct lookup *lk)
 		snprintf(why, sizeof(why), "fetch of id %s failed %llu s ago, not "
 		    "retried before %u s (S11)", lk->id,
 		    (unsigned long long)(now - lk->cached.fail_time), p->backoff_s);
+		p->stats.backoffs++;
 		fetch_failed(lk, "sts-policy-fetch-error", why, 0);
 		return;
 	}
+	p->stats.fetches++;
 	snprintf(name, sizeof(name), "mta-sts.%s", lk->domain);
 	lk->addr_pending = 2;
 	if (resolver_query_a(p->res, name, policy_on_addr, lk) == -1 ||
@@ -350,6 +354,7 @@ txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 	uint64_t	 now = policy_now(p), since;
 	char		 why[300];
 
+	p->stats.txt_tempfails++;
 	if (lk->usable) {	/* S13 */
 		snprintf(why, sizeof(why), "TXT lookup failed (%s); cached policy "
 		    "applied", r->error != NULL ? r->error : "?");
@@ -437,6 +442,7 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 		return;
 	}
 	if (lk->usable && strcmp(lk->cached.id, lk->id) == 0 && !must_fetch(lk)) {
+		p->stats.cache_hits++;
 		finish_cached(lk, "", "");	/* S20: same id, no fetch */
 		return;
 	}
@@ -465,6 +471,9 @@ lookup_start(struct policy *p, const char *domain, enum lookup_kind kind)
 	lk = xcalloc(1, sizeof(*lk));
 	lk->p = p;
 	lk->kind = kind;
+	p->stats.txt_queries++;
+	if (kind == LK_REFRESH)
+		p->stats.rechecks++;
 	snprintf(lk->domain, sizeof(lk->domain), "%s", domain);
 	TAILQ_INIT(&lk->waiters);
 	TAILQ_INSERT_TAIL(&p->lookups, lk, entry);
@@ -506,8 +515,11 @@ policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *a
 
 	if (cb == NULL || normalize(domain, norm) == -1)
 		return -1;
-	if ((lk = lookup_find(p, norm)) == NULL)	/* else: coalesced */
+	p->stats.lookups++;
+	if ((lk = lookup_find(p, norm)) == NULL)
 		lk = lookup_start(p, norm, LK_LOOKUP);
+	else
+		p->stats.coalesced++;
 	add_waiter(lk, cb, arg);
 	return 0;
 }
@@ -574,70 +586,16 @@ policy_list(struct policy *p, int (*fn)(const struct policy_cached *, void *),
 	return cache_iterate(p->cache, list_one, &ctx);
 }
 
+void
+policy_get_stats(struct policy *p, struct policy_stats *st)
+{
+	*st = p->stats;
+}
+
 struct resolver *
 policy_resolver(struct policy *p)
 {
 	return p->res;
-}
-
-struct policy_result *
-policy_result_dup(const struct policy_result *r)
-{
-	struct policy_result	*d;
-	char			**mx = NULL;
-	size_t			 i;
-
-	d = xcalloc(1, sizeof(*d));
-	*d = *r;
-	d->domain = xstrdup(r->domain != NULL ? r->domain : "");
-	d->id = xstrdup(r->id != NULL ? r->id : "");
-	d->result_type = xstrdup(r->result_type != NULL ? r->result_type : "");
-	d->reason = xstrdup(r->reason != NULL ? r->reason : "");
-	if (r->nmx > 0) {
-		mx = xreallocarray(NULL, r->nmx, sizeof(*mx));
-		for (i = 0; i < r->nmx; i++)
-			mx[i] = xstrdup(r->mx[i]);
-	}
-	d->mx = (const char *const *)mx;
-	return d;
-}
-
-void
-policy_result_free(struct policy_result *r)
-{
-	size_t	i;
-
-	if (r == NULL)
-		return;
-	for (i = 0; i < r->nmx; i++)
-		free((char *)(uintptr_t)r->mx[i]);
-	free((void *)(uintptr_t)r->mx);
-	free((char *)(uintptr_t)r->domain);
-	free((char *)(uintptr_t)r->id);
-	free((char *)(uintptr_t)r->result_type);
-	free((char *)(uintptr_t)r->reason);
-	free(r);
-}
-
-int
-policy_mx_allowed(const struct policy_result *r, const char *mx_host)
-{
-	size_t	i;
-
-	switch (r->mode) {
-	case POLICY_MODE_ABSENT:
-	case POLICY_MODE_NONE:
-		return 1;
-	case POLICY_MODE_TEMPFAIL:
-		return 0;
-	case POLICY_MODE_TESTING:
-	case POLICY_MODE_ENFORCE:
-		for (i = 0; i < r->nmx; i++)
-			if (sts_mx_match(r->mx[i], mx_host))	/* S22 */
-				return 1;
-		return 0;
-	}
-	return 0;
 }
 
 /* --- S14: background refresh --- */
@@ -743,36 +701,4 @@ policy_free(struct policy *p)
 		event_free(p->refresh_timer);
 	cache_close(p->cache);
 	free(p);
-}
-
-const char *
-policy_mode_name(enum policy_mode m)
-{
-	switch (m) {
-	case POLICY_MODE_ABSENT:
-		return "absent";
-	case POLICY_MODE_NONE:
-		return "none";
-	case POLICY_MODE_TESTING:
-		return "testing";
-	case POLICY_MODE_ENFORCE:
-		return "enforce";
-	case POLICY_MODE_TEMPFAIL:
-		return "tempfail";
-	}
-	return "unknown";
-}
-
-const char *
-policy_source_name(enum policy_source s)
-{
-	switch (s) {
-	case POLICY_SOURCE_NONE:
-		return "none";
-	case POLICY_SOURCE_FRESH:
-		return "fresh";
-	case POLICY_SOURCE_CACHED:
-		return "cached";
-	}
-	return "unknown";
 }

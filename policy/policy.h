@@ -122,6 +122,20 @@ struct policy_cached {
 int	policy_list(struct policy *, int (*fn)(const struct policy_cached *, void *),
 	    void *);
 
+/* Counters since policy_new, for "stsrelayctl status" and benchmarks. */
+struct policy_stats {
+	uint64_t	lookups;	/* policy_lookup calls */
+	uint64_t	coalesced;	/* ... that joined a lookup in flight */
+	uint64_t	txt_queries;	/* TXT lookups started (lookups, re-checks) */
+	uint64_t	txt_tempfails;	/* TXT lookups that failed temporarily */
+	uint64_t	cache_hits;	/* same id, unexpired: no fetch (S20) */
+	uint64_t	fetches;	/* policy fetches started */
+	uint64_t	fetch_failures;	/* ... that gave no valid policy */
+	uint64_t	backoffs;	/* fetches skipped by the S11 back-off */
+	uint64_t	rechecks;	/* S14 re-checks started */
+};
+void	policy_get_stats(struct policy *, struct policy_stats *);
+
 /*
  * The engine's DNS resolver, for the MX, A and AAAA lookups of delivery
  * (policy/resolver.h), so one DNS configuration governs everything.

@@ -421,6 +421,27 @@ test_refresh(struct policy *p)
 	    "S14: the failed refresh of an enforce policy is logged as a warning");
 }
 
+static void
+test_stats(struct policy *p)
+{
+	struct policy_stats	st;
+
+	/* 2 joined the e.test lookup, 3 joined a re-check; 2 checks */
+	policy_get_stats(p, &st);
+	ok(st.coalesced == 5 && st.lookups >= 30 && st.cache_hits >= 3 &&
+	    st.fetches >= 10 && st.fetch_failures >= 3 && st.backoffs == 1 &&
+	    st.txt_tempfails >= 4 && st.rechecks >= 3 &&
+	    st.txt_queries == st.lookups - st.coalesced + st.rechecks + 2,
+	    "stats: the counters add up");
+	diag("lookups=%llu coalesced=%llu txt=%llu tempfail=%llu hits=%llu fetches=%llu "
+	    "failures=%llu backoffs=%llu rechecks=%llu",
+	    (unsigned long long)st.lookups, (unsigned long long)st.coalesced,
+	    (unsigned long long)st.txt_queries, (unsigned long long)st.txt_tempfails,
+	    (unsigned long long)st.cache_hits, (unsigned long long)st.fetches,
+	    (unsigned long long)st.fetch_failures, (unsigned long long)st.backoffs,
+	    (unsigned long long)st.rechecks);
+}
+
 int
 main(void)
 {
@@ -477,6 +498,7 @@ main(void)
 	test_ages(p);
 	test_admin(p);
 	test_refresh(p);
+	test_stats(p);
 	policy_free(p);
 	env->close(env, 0);
 	https_lab_stop(srv);
