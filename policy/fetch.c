@@ -314,7 +314,9 @@ fetch_new(struct event_base *base, const struct fetch_params *p)
 	f->port = p->port == 0 ? 443 : p->port;
 	f->timeout_s = p->timeout_s == 0 || p->timeout_s > FETCH_TIMEOUT_MAX ?
 	    FETCH_TIMEOUT_MAX : p->timeout_s;
-	f->cainfo = p->cainfo != NULL ? xstrdup(p->cainfo) : NULL;
+	/* NULL or "" (the configuration's "empty = system store"): system */
+	f->cainfo = p->cainfo != NULL && p->cainfo[0] != '\0' ?
+	    xstrdup(p->cainfo) : NULL;
 	TAILQ_INIT(&f->transfers);
 	if ((f->timer = evtimer_new(base, fetch_on_timer, f)) == NULL)
 		fatalx("fetch_new: evtimer_new failed");

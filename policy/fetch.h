@@ -22,7 +22,7 @@ struct event_base;
 struct fetcher;
 
 struct fetch_params {
-	const char	*cainfo;	/* CA bundle file; NULL: the system store */
+	const char	*cainfo;	/* CA bundle file; NULL or "": the system store */
 	unsigned	 port;		/* policy port; 0 or 443: 443 */
 	unsigned	 timeout_s;	/* whole fetch; 0: 60; capped at 60 (S10) */
 };

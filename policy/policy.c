@@ -11,12 +11,14 @@
  * A TXT lookup that fails temporarily with nothing cached defers (Ours) for
  * up to tempfail_bound_s per domain, then counts as no policy. A missing TXT
  * record never deletes a cached policy (S4). Concurrent lookups of one
- * domain wait on the first one (one TXT query, one fetch). Cached policies
- * are refreshed every refresh_interval_s (S14), fetching even when the id
- * is unchanged; a failed refresh of a policy other than mode none is logged
- * as a warning.
+ * domain wait on the first one (one TXT query, one fetch). Every
+ * recheck_interval_s the TXT id of each cached policy is checked again
+ * (S14): a changed id is fetched, and so is an unchanged one once half its
+ * max_age has passed, so a policy in use never expires; a failed refresh of
+ * a policy other than mode none is logged as a warning.
  */
 #include <sys/queue.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,12 +45,18 @@ struct waiter {
 	void			*arg;
 };
 
+enum lookup_kind {
+	LK_LOOKUP = 0,		/* policy_lookup */
+	LK_REFRESH,		/* S14: fetch if the id changed or half of max_age passed */
+	LK_CHECK		/* policy_check: always fetch, no S11 back-off */
+};
+
 struct lookup {
 	TAILQ_ENTRY(lookup)	 entry;
 	struct policy		*p;
 	char			 domain[STS_MX_NAMEBUF];
 	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
-	int			 refresh;	/* S14: fetch even if id unchanged */
+	enum lookup_kind	 kind;
 	struct cache_entry	 cached;
 	int			 have_entry;	/* cached holds a record */
 	int			 usable;	/* ... with an unexpired policy */
@@ -70,12 +78,13 @@ struct policy {
 	struct fetcher		*fetch;
 	struct cache		*cache;
 	struct event		*refresh_timer;
-	unsigned		 refresh_s, tempfail_bound_s, backoff_s;
+	unsigned		 recheck_s, tempfail_bound_s, backoff_s;
 	uint64_t		(*clock)(void *);
 	void			*clock_arg;
 	TAILQ_HEAD(, lookup)	 lookups;
 	TAILQ_HEAD(, tempfail)	 tempfails;
 	size_t			 ntempfails;
+	struct policy_stats	 stats;
 };
 
 static uint64_t
@@ -191,6 +200,7 @@ fetch_failed(struct lookup *lk, const char *type, const char *reason, int record
 	char			 why[400];
 
 	if (record) {	/* S11: remember which id failed, and when */
+		p->stats.fetch_failures++;
 		if (!lk->have_entry) {
 			memset(&placeholder, 0, sizeof(placeholder));
 			lk->cached = placeholder;	/* id "": no policy */
@@ -200,7 +210,8 @@ fetch_failed(struct lookup *lk, const char *type, const char *reason, int record
 		lk->cached.fail_time = policy_now(p);
 		(void)cache_put(p->cache, lk->domain, &lk->cached);
 	}
-	if (lk->refresh && lk->usable && lk->cached.policy.mode != STS_MODE_NONE)
+	if (lk->kind == LK_REFRESH && lk->usable &&
+	    lk->cached.policy.mode != STS_MODE_NONE)
 		log_warnx("policy: %s: refresh of the %s policy failed: %s: %s",
 		    lk->domain, sts_mode_name(lk->cached.policy.mode), type, reason);
 	if (lk->usable) {
@@ -279,14 +290,17 @@ start_fetch(struct lookup *lk)
 	char		 name[STS_MX_NAMEBUF + 16], why[200];
 
 	/* S11: the same id failed recently: do not fetch it again yet */
-	if (lk->have_entry && strcmp(lk->cached.fail_id, lk->id) == 0 &&
-	    now >= lk->cached.fail_time && now - lk->cached.fail_time < p->backoff_s) {
+	if (lk->kind != LK_CHECK && lk->have_entry &&
+	    strcmp(lk->cached.fail_id, lk->id) == 0 && now >= lk->cached.fail_time &&
+	    now - lk->cached.fail_time < p->backoff_s) {
 		snprintf(why, sizeof(why), "fetch of id %s failed %llu s ago, not "
 		    "retried before %u s (S11)", lk->id,
 		    (unsigned long long)(now - lk->cached.fail_time), p->backoff_s);
+		p->stats.backoffs++;
 		fetch_failed(lk, "sts-policy-fetch-error", why, 0);
 		return;
 	}
+	p->stats.fetches++;
 	snprintf(name, sizeof(name), "mta-sts.%s", lk->domain);
 	lk->addr_pending = 2;
 	if (resolver_query_a(p->res, name, policy_on_addr, lk) == -1 ||
@@ -340,6 +354,7 @@ txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 	uint64_t	 now = policy_now(p), since;
 	char		 why[300];
 
+	p->stats.txt_tempfails++;
 	if (lk->usable) {	/* S13 */
 		snprintf(why, sizeof(why), "TXT lookup failed (%s); cached policy "
 		    "applied", r->error != NULL ? r->error : "?");
@@ -387,6 +402,20 @@ txt_id(const struct resolver_txt_result *r, char *id, char *why, size_t whylen)
 	return 0;
 }
 
+/* With an unchanged id: fetch anyway? */
+static int
+must_fetch(struct lookup *lk)
+{
+	uint64_t	now = policy_now(lk->p);
+
+	if (lk->kind == LK_CHECK)
+		return 1;
+	if (lk->kind == LK_REFRESH)	/* S14: renew before it expires */
+		return now >= lk->cached.fetched &&
+		    now - lk->cached.fetched >= lk->cached.policy.max_age / 2;
+	return 0;
+}
+
 static void
 policy_on_txt(const struct resolver_txt_result *r, void *arg)
 {
@@ -412,7 +441,8 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 			finish_without(lk, POLICY_MODE_ABSENT, "", why);
 		return;
 	}
-	if (lk->usable && !lk->refresh && strcmp(lk->cached.id, lk->id) == 0) {
+	if (lk->usable && strcmp(lk->cached.id, lk->id) == 0 && !must_fetch(lk)) {
+		p->stats.cache_hits++;
 		finish_cached(lk, "", "");	/* S20: same id, no fetch */
 		return;
 	}
@@ -433,14 +463,17 @@ lookup_find(struct policy *p, const char *domain)
 }
 
 static struct lookup *
-lookup_start(struct policy *p, const char *domain, int refresh)
+lookup_start(struct policy *p, const char *domain, enum lookup_kind kind)
 {
 	struct lookup	*lk;
 	char		 name[STS_MX_NAMEBUF + 16];
 
 	lk = xcalloc(1, sizeof(*lk));
 	lk->p = p;
-	lk->refresh = refresh;
+	lk->kind = kind;
+	p->stats.txt_queries++;
+	if (kind == LK_REFRESH)
+		p->stats.rechecks++;
 	snprintf(lk->domain, sizeof(lk->domain), "%s", domain);
 	TAILQ_INIT(&lk->waiters);
 	TAILQ_INSERT_TAIL(&p->lookups, lk, entry);
@@ -450,47 +483,119 @@ lookup_start(struct policy *p, const char *domain, int refresh)
 	return lk;
 }
 
-int
-policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *arg)
+static int
+normalize(const char *domain, char *norm)
 {
-	struct lookup	*lk;
-	struct waiter	*w;
-	char		 norm[STS_MX_NAMEBUF];
 	const char	*why = "";
 
-	if (domain == NULL || cb == NULL || sts_mx_domain_normalize(domain,
-	    strlen(domain), norm, sizeof(norm), &why) == -1) {
-		log_warnx("policy: lookup of an invalid domain refused: %s", why);
+	if (domain == NULL || sts_mx_domain_normalize(domain, strlen(domain),
+	    norm, STS_MX_NAMEBUF, &why) == -1) {
+		log_warnx("policy: invalid domain refused: %s", why);
 		return -1;
 	}
-	if ((lk = lookup_find(p, norm)) == NULL)	/* else: coalesced */
-		lk = lookup_start(p, norm, 0);
+	return 0;
+}
+
+static void
+add_waiter(struct lookup *lk, policy_on_result cb, void *arg)
+{
+	struct waiter	*w;
+
 	w = xcalloc(1, sizeof(*w));
 	w->cb = cb;
 	w->arg = arg;
 	TAILQ_INSERT_TAIL(&lk->waiters, w, entry);
+}
+
+int
+policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *arg)
+{
+	struct lookup	*lk;
+	char		 norm[STS_MX_NAMEBUF];
+
+	if (cb == NULL || normalize(domain, norm) == -1)
+		return -1;
+	p->stats.lookups++;
+	if ((lk = lookup_find(p, norm)) == NULL)
+		lk = lookup_start(p, norm, LK_LOOKUP);
+	else
+		p->stats.coalesced++;
+	add_waiter(lk, cb, arg);
 	return 0;
 }
 
 int
-policy_mx_allowed(const struct policy_result *r, const char *mx_host)
+policy_check(struct policy *p, const char *domain, policy_on_result cb, void *arg)
 {
-	size_t	i;
+	char	norm[STS_MX_NAMEBUF];
 
-	switch (r->mode) {
-	case POLICY_MODE_ABSENT:
-	case POLICY_MODE_NONE:
-		return 1;
-	case POLICY_MODE_TEMPFAIL:
-		return 0;
-	case POLICY_MODE_TESTING:
-	case POLICY_MODE_ENFORCE:
-		for (i = 0; i < r->nmx; i++)
-			if (sts_mx_match(r->mx[i], mx_host))	/* S22 */
-				return 1;
-		return 0;
-	}
+	if (cb == NULL || normalize(domain, norm) == -1)
+		return -1;
+	add_waiter(lookup_start(p, norm, LK_CHECK), cb, arg);
 	return 0;
+}
+
+int
+policy_forget(struct policy *p, const char *domain)
+{
+	char	norm[STS_MX_NAMEBUF];
+	int	rc;
+
+	if (normalize(domain, norm) == -1)
+		return -1;
+	tempfail_clear(p, norm);
+	if ((rc = cache_delete(p->cache, norm)) == 0)
+		log_info("policy: %s: cached policy forgotten", norm);
+	return rc;
+}
+
+struct list_ctx {
+	int	(*fn)(const struct policy_cached *, void *);
+	void	*arg;
+};
+
+static int
+list_one(const char *domain, const struct cache_entry *e, void *arg)
+{
+	struct list_ctx		*ctx = arg;
+	struct policy_cached	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.domain = domain;
+	c.corrupt = e == NULL;
+	if (e != NULL) {
+		c.id = e->id;
+		c.mode = e->id[0] == '\0' ? POLICY_MODE_ABSENT : mode_of(e->policy.mode);
+		c.mx = (const char *const *)e->policy.mx;
+		c.nmx = e->policy.nmx;
+		c.fetched = e->fetched;
+		c.max_age = e->policy.max_age;
+		c.text = e->raw;
+		c.fail_id = e->fail_id;
+		c.fail_time = e->fail_time;
+	}
+	return ctx->fn(&c, ctx->arg);
+}
+
+int
+policy_list(struct policy *p, int (*fn)(const struct policy_cached *, void *),
+    void *arg)
+{
+	struct list_ctx	ctx = { fn, arg };
+
+	return cache_iterate(p->cache, list_one, &ctx);
+}
+
+void
+policy_get_stats(struct policy *p, struct policy_stats *st)
+{
+	*st = p->stats;
+}
+
+struct resolver *
+policy_resolver(struct policy *p)
+{
+	return p->res;
 }
 
 /* --- S14: background refresh --- */
@@ -502,7 +607,7 @@ refresh_one(const char *domain, const struct cache_entry *e, void *arg)
 
 	if (e == NULL || e->id[0] == '\0' || lookup_find(p, domain) != NULL)
 		return 0;
-	(void)lookup_start(p, domain, 1);
+	(void)lookup_start(p, domain, LK_REFRESH);
 	return 0;
 }
 
@@ -524,7 +629,7 @@ static void
 policy_on_refresh_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct policy	*p = arg;
-	struct timeval	 tv = { (time_t)p->refresh_s, 0 };
+	struct timeval	 tv = { (time_t)p->recheck_s, 0 };
 	int		 n;
 
 	n = policy_refresh(p);
@@ -545,7 +650,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 
 	p = xcalloc(1, sizeof(*p));
 	p->base = base;
-	p->refresh_s = pp->refresh_interval_s ? pp->refresh_interval_s : 86400;
+	p->recheck_s = pp->recheck_interval_s ? pp->recheck_interval_s : 3600;
 	p->tempfail_bound_s = pp->tempfail_bound_s ? pp->tempfail_bound_s : 86400;
 	p->backoff_s = pp->backoff_s ? pp->backoff_s : 300;
 	p->clock = pp->clock;
@@ -566,7 +671,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 		policy_free(p);
 		return NULL;
 	}
-	tv.tv_sec = (time_t)p->refresh_s;
+	tv.tv_sec = (time_t)p->recheck_s;
 	tv.tv_usec = 0;
 	if ((p->refresh_timer = evtimer_new(base, policy_on_refresh_timer, p)) == NULL ||
 	    evtimer_add(p->refresh_timer, &tv) == -1)
@@ -596,36 +701,4 @@ policy_free(struct policy *p)
 		event_free(p->refresh_timer);
 	cache_close(p->cache);
 	free(p);
-}
-
-const char *
-policy_mode_name(enum policy_mode m)
-{
-	switch (m) {
-	case POLICY_MODE_ABSENT:
-		return "absent";
-	case POLICY_MODE_NONE:
-		return "none";
-	case POLICY_MODE_TESTING:
-		return "testing";
-	case POLICY_MODE_ENFORCE:
-		return "enforce";
-	case POLICY_MODE_TEMPFAIL:
-		return "tempfail";
-	}
-	return "unknown";
-}
-
-const char *
-policy_source_name(enum policy_source s)
-{
-	switch (s) {
-	case POLICY_SOURCE_NONE:
-		return "none";
-	case POLICY_SOURCE_FRESH:
-		return "fresh";
-	case POLICY_SOURCE_CACHED:
-		return "cached";
-	}
-	return "unknown";
 }

@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -269,6 +270,7 @@ resolver_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 		set_status(q, RESOLVER_NODATA, ares_strerror(status));
 		break;
 	case ARES_ENOTFOUND:
+	case ARES_EBADNAME:	/* a malformed name cannot exist either */
 		set_status(q, RESOLVER_NXDOMAIN, ares_strerror(status));
 		break;
 	case ARES_EBADRESP:
@@ -283,6 +285,30 @@ resolver_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 		rquery_deliver(q);
 }
 
+/*
+ * Parse a raw answer as if it had just arrived for a query of that type;
+ * the callback runs before this returns. For tests and fuzzing.
+ */
+void
+resolver_parse_answer(int type, const unsigned char *abuf, int alen, void *cb,
+    void *arg)
+{
+	struct rquery	*q;
+
+	q = xcalloc(1, sizeof(*q));
+	q->type = type == RESOLVER_TYPE_MX ? RQ_MX : type == RESOLVER_TYPE_A ? RQ_A :
+	    type == RESOLVER_TYPE_AAAA ? RQ_AAAA : RQ_TXT;
+	q->name = xstrdup("(parsed)");
+	q->arg = arg;
+	if (q->type == RQ_MX)
+		q->cb.mx = (resolver_on_mx)cb;
+	else if (q->type == RQ_TXT)
+		q->cb.txt = (resolver_on_txt)cb;
+	else
+		q->cb.addr = (resolver_on_addr)cb;
+	resolver_on_answer(q, ARES_SUCCESS, 0, (unsigned char *)(uintptr_t)abuf, alen);
+}
+
 static int
 resolver_submit(struct resolver *res, const char *name, enum rq_type type,
     void *cb, void *arg)
@@ -293,10 +319,9 @@ resolver_submit(struct resolver *res, const char *name, enum rq_type type,
 	struct rquery		*q;
 	size_t			 len;
 
-	if (name == NULL || cb == NULL || (len = strlen(name)) == 0 || len > 254) {
-		log_warnx("resolver: refusing to look up an empty or overlong name");
+	if (name == NULL || cb == NULL)
 		return -1;
-	}
+	len = strlen(name);
 	q = xcalloc(1, sizeof(*q));
 	q->res = res;
 	q->type = type;
@@ -309,8 +334,13 @@ resolver_submit(struct resolver *res, const char *name, enum rq_type type,
 	else
 		q->cb.addr = (resolver_on_addr)cb;
 	q->submitting = 1;
-	ares_query(res->channel, name, DNS_CLASS_IN, qtype[type],
-	    resolver_on_answer, q);
+	if (len == 0 || len > 254 || (len == 254 && name[253] != '.')) {
+		/* no such name can exist (RFC 1035 2.3.4) */
+		set_status(q, RESOLVER_NXDOMAIN, "name empty or too long");
+		q->done = 1;
+	} else
+		ares_query(res->channel, name, DNS_CLASS_IN, qtype[type],
+		    resolver_on_answer, q);
 	q->submitting = 0;
 	if (q->done) {
 		/* answered at once: deliver from the loop, never re-entrantly */

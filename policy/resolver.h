@@ -79,12 +79,28 @@ typedef void (*resolver_on_txt)(const struct resolver_txt_result *, void *);
 struct resolver *resolver_new(struct event_base *, const struct resolver_params *);
 void	resolver_free(struct resolver *);
 
-/* 0 when the query is under way (the callback will run), -1 otherwise. */
+/*
+ * 0 when the query is under way (the callback will run), -1 only for a NULL
+ * name or callback. A name that cannot exist (empty, malformed, longer than
+ * 253 octets) is answered NXDOMAIN, from the loop like any answer.
+ */
 int	resolver_query_mx(struct resolver *, const char *, resolver_on_mx, void *);
 int	resolver_query_a(struct resolver *, const char *, resolver_on_addr, void *);
 int	resolver_query_aaaa(struct resolver *, const char *, resolver_on_addr, void *);
 int	resolver_query_txt(struct resolver *, const char *, resolver_on_txt, void *);
 
 const char *resolver_strstatus(enum resolver_status);
+
+/*
+ * Tests and fuzzing: parse a raw DNS answer (abuf, alen) as if it had just
+ * arrived for a query of type; cb, of the type's callback type, runs before
+ * this returns.
+ */
+#define RESOLVER_TYPE_MX	15
+#define RESOLVER_TYPE_TXT	16
+#define RESOLVER_TYPE_A		1
+#define RESOLVER_TYPE_AAAA	28
+void	resolver_parse_answer(int type, const unsigned char *abuf, int alen,
+	    void *cb, void *arg);
 
 #endif

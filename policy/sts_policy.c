@@ -25,14 +25,17 @@
  *   ":", a control character, a bare CR, bad UTF-8) makes the policy
  *   invalid: the body is then not a policy (an HTML error page, a proxy's
  *   banner) and must not be half-read.
- * - An mx line whose value is invalid (an IP address, "*" other than as the
- *   whole leftmost label, a U-label, a bad name) is skipped and counted; it
- *   does not invalidate the policy. RFC 8461 3.2 only requires accepting
- *   well-formed policies and says nothing of a bad mx among good ones;
- *   skipping fails closed (in enforce mode fewer MX hosts are allowed,
- *   never more) whereas rejecting the whole policy would fall back to "no
- *   policy" (S12) and deliver without protection. If no valid mx line is
- *   left, an enforce or testing policy is invalid (S17).
+ * - An mx line whose value is empty or invalid (an IP address, "*" other
+ *   than as the whole leftmost label, a U-label, a bad name) is skipped and
+ *   counted; it does not invalidate the policy. RFC 8461 3.2 only requires
+ *   accepting well-formed policies and says nothing of a bad mx among good
+ *   ones; skipping fails closed (in enforce mode fewer MX hosts are
+ *   allowed, never more) whereas rejecting the whole policy would fall back
+ *   to "no policy" (S12) and deliver without protection. If no valid mx
+ *   line is left, an enforce or testing policy is invalid (S17).
+ * - An mx value is normalized: lower case, and one trailing dot (the
+ *   absolute form some operators write, "mail.d.test.") is accepted and
+ *   removed; S22 ignores it when matching anyway.
  * - max_age above STS_POLICY_MAX_AGE_CAP is capped (Ours); 0 is allowed and
  *   means "apply once, do not cache" (the caller's business).
  */
@@ -287,6 +290,8 @@ parse_line(struct pstate *ps, const char *line, size_t len)
 		vstart++;
 	line += vstart;
 	len -= vstart;
+	if (len == 0 && strcmp(key, "mx") == 0)
+		return field_mx(ps, line, len);		/* skipped like any bad mx */
 	if (len == 0)
 		return perr(ps, key, "empty value", NULL, 0);
 	if (check_value(line, len) == -1)

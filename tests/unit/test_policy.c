@@ -28,6 +28,7 @@ struct got {
 	char	type[64], reason[600];
 	long	max_age;
 	int	allow_mail, allow_evil;
+	struct policy_result **keep;	/* if set: policy_result_dup here */
 };
 
 static uint64_t
@@ -56,6 +57,10 @@ on_result(const struct policy_result *r, void *arg)
 		    i ? "," : "", r->mx[i]);
 	g->allow_mail = policy_mx_allowed(r, "MAIL.d.test.");
 	g->allow_evil = policy_mx_allowed(r, "mail.evil.test");
+	if (g->keep != NULL) {
+		*g->keep = policy_result_dup(r);
+		g->keep = NULL;
+	}
 	if (--pending == 0)
 		event_base_loopbreak(base);
 }
@@ -126,11 +131,23 @@ fetches(const char *domain)
 static void
 test_basic(struct policy *p)
 {
-	struct got	g, e1, e2, e3;
+	struct got		 g, e1, e2, e3;
+
+	struct policy_result	*kept = NULL;
 
 	zone_domain("d.test", "v=STSv1; id=1", "127.0.0.1");
 	serve(ENFORCE);
-	lookup(p, "d.test", &g);
+	memset(&g, 0, sizeof(g));
+	g.keep = &kept;
+	if (policy_lookup(p, "d.test", on_result, &g) == 0) {
+		pending++;
+		run();
+	}
+	ok(kept != NULL && kept->nmx == 1 && strcmp(kept->mx[0], "mail.d.test") == 0 &&
+	    strcmp(kept->domain, "d.test") == 0 && kept->mode == POLICY_MODE_ENFORCE &&
+	    policy_mx_allowed(kept, "mail.d.test") && !policy_mx_allowed(kept, "x.d.test"),
+	    "policy_result_dup: the result outlives the callback");
+	policy_result_free(kept);
 	ok(strcmp(g.mode, "enforce") == 0 && strcmp(g.source, "fresh") == 0 &&
 	    strcmp(g.id, "1") == 0 && strcmp(g.mx, "mail.d.test") == 0,
 	    "S6, S15: policy fetched and applied");
@@ -165,6 +182,19 @@ test_basic(struct policy *p)
 	ok(strcmp(g.mode, "absent") == 0, "S1: the parent's policy is not used");
 	ok(policy_lookup(p, "bad..name", on_result, &g) == -1,
 	    "an invalid domain is refused");
+	{
+		char	 longname[260];
+		size_t	 i;
+
+		/* 250 octets: valid, but _mta-sts.<it> cannot exist */
+		for (i = 0; i < 250; i++)
+			longname[i] = (i % 50 == 49) ? '.' : 'a';
+		longname[250] = '\0';
+		longname[249] = 't';
+		lookup(p, longname, &g);
+		ok(g.done && strcmp(g.mode, "absent") == 0,
+		    "S4: a domain too long for _mta-sts.<domain>: no policy");
+	}
 	ok(policy_lookup(p, "b\xc3\xbc" "cher.test", on_result, &g) == -1,
 	    "a U-label domain is refused (callers convert to A-labels)");
 }
@@ -286,23 +316,130 @@ test_ages(struct policy *p)
 	is_int(g.max_age, 31557600, "Ours: max_age capped at 31557600");
 }
 
+static int
+list_cb(const struct policy_cached *c, void *arg)
+{
+	char	*buf = arg;
+
+	snprintf(buf + strlen(buf), 1024 - strlen(buf), "%s%s:%s:%s:%s",
+	    buf[0] ? "," : "", c->domain, c->corrupt ? "?" : c->id,
+	    policy_mode_name(c->mode), c->corrupt ? "?" : c->fail_id);
+	return 0;
+}
+
+static void
+test_admin(struct policy *p)
+{
+	struct got	 g;
+	char		 list[1024] = "";
+	int		 n;
+
+	ok(policy_resolver(p) != NULL, "the engine's resolver is shared");
+	is_int(policy_list(p, list_cb, list), 0, "policy_list");
+	ok(strstr(list, "d.test:2:testing:3") != NULL,
+	    "list: the cached policy, with the id whose fetch failed (S11)");
+	ok(strstr(list, "f.test::absent:1") != NULL,
+	    "list: a failure kept without a policy");
+	diag("%s", list);
+
+	/* check: fetches although the id is unchanged, and ignores S11 */
+	zone_domain("e.test", "v=STSv1; id=7", "127.0.0.1");
+	serve(ENFORCE);
+	n = fetches("e.test");
+	memset(&g, 0, sizeof(g));
+	if (policy_check(p, "e.test", on_result, &g) == 0) {
+		pending++;
+		run();
+	}
+	ok(strcmp(g.source, "fresh") == 0 && fetches("e.test") == n + 1,
+	    "check: fetched although the cached id is the same");
+	lookup(p, "f.test", &g);		/* fails, recorded now */
+	n = fetches("f.test");
+	memset(&g, 0, sizeof(g));
+	if (policy_check(p, "f.test", on_result, &g) == 0) {
+		pending++;
+		run();
+	}
+	is_int(fetches("f.test"), n + 1, "check: the S11 back-off does not apply");
+
+	is_int(policy_forget(p, "E.TEST."), 0, "flush: cached policy forgotten");
+	is_int(policy_forget(p, "e.test"), 1, "flush: nothing left to forget");
+	lookup(p, "e.test", &g);
+	is_str(g.source, "fresh", "flush: the next lookup fetches");
+}
+
+static int
+file_contains(const char *path, const char *needle)
+{
+	char	 buf[8192];
+	size_t	 n;
+	FILE	*f = fopen(path, "r");
+
+	if (f == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return strstr(buf, needle) != NULL;
+}
+
 static void
 test_refresh(struct policy *p)
 {
 	struct got	g;
+	char		logfile[200];
 	int		n;
 
 	zone_domain("g.test", "v=STSv1; id=1", "127.0.0.1");
 	serve("version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 1000\n");
 	lookup(p, "g.test", &g);
 	serve("version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 2000\n");
+	n = fetches("g.test");
+	ok(policy_refresh(p) >= 1, "S14: re-check started for the cached policies");
+	lookup(p, "g.test", &g);	/* joins the re-check in flight */
+	ok(strcmp(g.source, "cached") == 0 && g.max_age == 1000 && fetches("g.test") == n,
+	    "S14: same id, young policy: TXT re-checked, no fetch");
+	now_s += 500;
+	policy_refresh(p);
 	lookup(p, "g.test", &g);
-	ok(strcmp(g.source, "cached") == 0 && g.max_age == 1000, "S20: cached before refresh");
-	n = policy_refresh(p);
-	ok(n >= 1, "S14: refresh started for the cached policies");
-	lookup(p, "g.test", &g);	/* joins the refresh in flight */
 	ok(strcmp(g.source, "fresh") == 0 && g.max_age == 2000,
-	    "S14: refresh fetches even when the id is unchanged");
+	    "S14: half of max_age passed: fetched again although the id is the same");
+
+	/* a failed refresh of an enforce policy is a warning in the log */
+	snprintf(logfile, sizeof(logfile), "%s/log", lab.dir);
+	if (freopen(logfile, "w", stderr) == NULL)
+		diag("cannot capture the log");
+	log_set_level(LOG_LVL_WARN);
+	zone_domain("g.test", "v=STSv1; id=2", "127.0.0.1");
+	serve("version: STSv1\nmode: enforce\n");
+	policy_refresh(p);
+	lookup(p, "g.test", &g);
+	fflush(stderr);
+	ok(strcmp(g.source, "cached") == 0 && strcmp(g.id, "1") == 0,
+	    "S13: failed refresh: the cached policy stays");
+	ok(file_contains(logfile, "policy: g.test: refresh of the enforce policy failed"),
+	    "S14: the failed refresh of an enforce policy is logged as a warning");
+}
+
+static void
+test_stats(struct policy *p)
+{
+	struct policy_stats	st;
+
+	/* 2 joined the e.test lookup, 3 joined a re-check; 2 checks */
+	policy_get_stats(p, &st);
+	ok(st.coalesced == 5 && st.lookups >= 30 && st.cache_hits >= 3 &&
+	    st.fetches >= 10 && st.fetch_failures >= 3 && st.backoffs == 1 &&
+	    st.txt_tempfails >= 4 && st.rechecks >= 3 &&
+	    st.txt_queries == st.lookups - st.coalesced + st.rechecks + 2,
+	    "stats: the counters add up");
+	diag("lookups=%llu coalesced=%llu txt=%llu tempfail=%llu hits=%llu fetches=%llu "
+	    "failures=%llu backoffs=%llu rechecks=%llu",
+	    (unsigned long long)st.lookups, (unsigned long long)st.coalesced,
+	    (unsigned long long)st.txt_queries, (unsigned long long)st.txt_tempfails,
+	    (unsigned long long)st.cache_hits, (unsigned long long)st.fetches,
+	    (unsigned long long)st.fetch_failures, (unsigned long long)st.backoffs,
+	    (unsigned long long)st.rechecks);
 }
 
 int
@@ -359,7 +496,9 @@ main(void)
 	test_changes(p);
 	test_failures(p);
 	test_ages(p);
+	test_admin(p);
 	test_refresh(p);
+	test_stats(p);
 	policy_free(p);
 	env->close(env, 0);
 	https_lab_stop(srv);

@@ -161,7 +161,7 @@ test_mx_values(void)
 		"192.0.2.1", "[192.0.2.1]", "2001:db8::1", "*", "*.", "a.*.d.test",
 		"*d.test", "mail*.d.test", "*.*.d.test", "-a.d.test", "a-.d.test",
 		"a..d.test", ".d.test", "b\xc3\xbc" "cher.test", "a_b.d.test", "mail.d.test..",
-		"10.1",
+		"10.1", "",
 	};
 	struct sts_policy	pol;
 	char			text[512], err[256], name[128];
