@@ -123,6 +123,8 @@ void		 smtp_auth_cmd(struct smtp_session *, const char *arg);
 void		 smtp_auth_line(struct smtp_session *, const char *line);
 
 /* smtp_server.c */
+void		 smtp_server_accept(struct smtp_server *, int fd, const struct sockaddr *,
+		    socklen_t);
 void		 smtp_server_session_gone(struct smtp_server *, struct smtp_session *);
 
 #endif
