@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "queue/queue.h"
+#include "relay/config.h"
 #include "relay/smtp_data.h"
 #include "relay/smtp_server.h"
 
@@ -87,7 +88,7 @@ struct smtp_server {
 	struct queue		*queue;
 	SSL_CTX			*tls;
 	struct auth		*auth;
-	struct smtp_listener	 listeners[16];
+	struct smtp_listener	 listeners[CONFIG_MAX_LISTEN];
 	size_t			 nlisteners;
 	int			 stopping;
 	TAILQ_HEAD(, smtp_session) sessions;
