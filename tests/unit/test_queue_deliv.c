@@ -56,6 +56,7 @@ test_take(void)
 	qf_submit(&f, a, "s@example.test", two, 2, BODY, now);
 	qf_submit(&f, b, "s@example.test", two, 1, BODY, now);
 	qf_submit(&f, c, "s@example.test", two, 1, BODY, now);
+	now = time(NULL);	/* the submissions' schedule time, or earlier */
 	is_int(take(&f, now - 3600, ids, 8), 0, "take_due: nothing due an hour ago");
 	is_int(take(&f, now + 1, ids, 1), 1, "take_due: max bounds the answer");
 	is_str(ids[0], a, "take_due: the earliest first");
@@ -79,6 +80,44 @@ test_take(void)
 	is_int(queue_release(f.q, a), QUEUE_OK, "release");
 	ok(taken(&f, time(NULL), a), "take_due: a released message is due now");
 	is_int(take(&f, now + 1, ids, 0), 0, "take_due: max 0");
+	qf_fini(&f);
+}
+
+/*
+ * Scans start after the claimed entries in front; whatever puts an entry
+ * behind that point must still be found.
+ */
+static void
+test_mark(void)
+{
+	struct qf		 f;
+	char			 a[QUEUE_ID_MAX], b[QUEUE_ID_MAX], d[QUEUE_ID_MAX];
+	char			 ids[8][QUEUE_ID_MAX];
+	time_t			 now = time(NULL), far = now + 30 * 86400;
+	struct queue_rcpt_result r = { 0, QUEUE_RCPT_DEFERRED, "451 4.4.1 x", NULL };
+
+	if (qf_init(&f, LIFE, sched, 3) == -1)
+		fatalx("spool");
+	qf_submit(&f, a, "s@example.test", two, 1, BODY, now);
+	qf_submit(&f, b, "s@example.test", two, 1, BODY, now);
+	(void)queue_record_attempt(f.q, b, &r, 1, now + 3000);	/* b later */
+	is_int(take(&f, far, ids, 8), 2, "mark: everything taken");
+	(void)queue_record_attempt(f.q, b, &r, 1, now);
+	ok(taken(&f, far, b), "mark: rescheduled before its old place, found");
+	qf_submit(&f, d, "s@example.test", two, 1, BODY, now);
+	ok(taken(&f, far, d), "mark: a new submission is found");
+	is_int(take(&f, far, ids, 8), 2, "mark: b and d taken again");
+	(void)queue_release_claim(f.q, b);
+	ok(taken(&f, far, b), "mark: a claim given back is found");
+	is_int(queue_release_claim(f.q, d), QUEUE_OK, "mark: release d");
+	is_int(queue_hold(f.q, d), QUEUE_OK, "mark: hold d");
+	is_int(take(&f, far, ids, 8), 1, "mark: b only");
+	is_int(queue_release(f.q, d), QUEUE_OK, "mark: release d");
+	ok(taken(&f, far, d), "mark: a released message is found");
+	(void)queue_release_claim(f.q, b);
+	(void)queue_release_claim(f.q, a);
+	is_int(queue_flush(f.q, NULL), QUEUE_OK, "mark: flush all");
+	is_int(take(&f, time(NULL), ids, 8), 3, "mark: flushed messages are found");
 	qf_fini(&f);
 }
 
@@ -107,7 +146,7 @@ test_delivered(void)
 	if (qf_init(&f, LIFE, sched, 3) == -1)
 		fatalx("spool");
 	qf_submit(&f, id, "s@example.test", two, 2, BODY, now);
-	is_int(take(&f, now, ids, 4), 1, "delivered: taken");
+	is_int(take(&f, time(NULL), ids, 4), 1, "delivered: taken");
 	m = attempt(&f, id, r, 2, now, QUEUE_OK, "record_attempt: all delivered");
 	ok(m == NULL, "record_attempt: a message with every recipient delivered "
 	    "is removed");
@@ -354,7 +393,7 @@ test_in_delivery(void)
 		fatalx("spool");
 	qf_submit(&f, a, "s@example.test", two, 2, BODY, now);
 	qf_submit(&f, b, "s@example.test", two, 2, BODY, now);
-	is_int(take(&f, now, ids, 4), 2, "in delivery: both taken");
+	is_int(take(&f, time(NULL), ids, 4), 2, "in delivery: both taken");
 	is_int(queue_delete(f.q, a), QUEUE_OK, "in delivery: delete");
 	is_int(queue_record_attempt(f.q, a, r, 1, now), QUEUE_ENOENT,
 	    "in delivery: the results of a deleted message are dropped");
@@ -462,6 +501,7 @@ main(void)
 {
 	log_init("test_queue_deliv", LOG_DEST_STDERR, LOG_LVL_WARN);
 	test_take();
+	test_mark();
 	test_delivered();
 	test_deferred();
 	test_seed();
