@@ -399,6 +399,12 @@ queue_record_attempt(struct queue *q, const char *id,
 	return s;
 }
 
+int
+queue_expired(struct queue *q, const struct queue_msg_info *m, time_t now)
+{
+	return queue_retry_expired(m->arrival, now, q->lifetime);
+}
+
 void
 queue_set_hostname(struct queue *q, const char *name)
 {

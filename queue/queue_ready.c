@@ -18,6 +18,11 @@
 #include "queue/queue_record.h"
 
 #define RELEASE_DELAY_MS	1000	/* a claim given back is due again */
+/*
+ * The longest timer: the schedule is in wall-clock seconds and the timer
+ * runs on the monotonic clock, so look again at least this often.
+ */
+#define READY_MAX_MS		60000
 
 /* The index of id in the sorted claims, or where it would go (*found 0). */
 static size_t
@@ -223,6 +228,8 @@ ready_arm_at(struct queue *q, time_t when)
 	if (gettimeofday(&now, NULL) == -1)
 		fatal("ready_arm_at: gettimeofday");
 	ms = ((int64_t)when - now.tv_sec) * 1000 - now.tv_usec / 1000;
+	if (ms > READY_MAX_MS)
+		ms = READY_MAX_MS;
 	ready_arm_ms(q, ms > 0 ? (uint64_t)ms : 0);
 }
 

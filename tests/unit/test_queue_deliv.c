@@ -317,6 +317,10 @@ test_expiry(void)
 		fatalx("spool");
 	queue_set_hostname(f.q, "relay.example.test");
 	qf_submit(&f, id, "s@example.test", two, 1, BODY, now - 3600);
+	m = qf_info(&f, id);
+	ok(m != NULL && !queue_expired(f.q, m, now - 1) && queue_expired(f.q, m, now),
+	    "S21: queue_expired() tells the orchestrator of the last attempt");
+	queue_info_free(m);
 	m = attempt(&f, id, &r, 1, now - 1, QUEUE_OK, "expiry: deferred at 3599 s");
 	ok(m != NULL && m->rcpts[0].state == QUEUE_RCPT_DEFERRED,
 	    "Ours 5.4.7: before the lifetime, deferred");
