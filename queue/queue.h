@@ -159,6 +159,7 @@ struct queue_stats {
 	uint64_t	max_batch;	/* most transactions covered by one flush */
 	uint64_t	retries;	/* transactions retried after a deadlock */
 	uint64_t	checkpoints;
+	uint64_t	result_flushes;	/* log flushes asked for by delivery results */
 };
 void		 queue_stats(struct queue *, struct queue_stats *);
 /*
