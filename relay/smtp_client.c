@@ -208,6 +208,15 @@ smtpc_defer(struct smtpc_session *s, unsigned what)
 static void
 close_conn(struct smtpc_session *s)
 {
+	SSL *ssl;
+
+	/* a clean close keeps the TLS session resumable (close_notify) */
+	if (s->bev != NULL && s->out.tls && s->state == SMTPC_S_QUIT &&
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL) {
+		if (SSL_shutdown(ssl) < 0)
+			log_debug("%s: TLS shutdown incomplete", s->out.relay);
+		ERR_clear_error();
+	}
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -321,8 +330,11 @@ no_starttls(struct smtpc_session *s, const char *why)
 	s->out.tls_result = TLS_CLIENT_STARTTLS_NOT_SUPPORTED;
 	strutil_lcpy(s->out.tls_detail, why, sizeof(s->out.tls_detail));
 	if (s->out.mode == SMTPC_TLS_VERIFY) {
-		smtpc_fail(s, SMTPC_TEMP, "4.7.4", "%s (%s)",
-		    tls_client_result_text(TLS_CLIENT_STARTTLS_NOT_SUPPORTED), why);
+		if (strcmp(why, tls_client_result_text(TLS_CLIENT_STARTTLS_NOT_SUPPORTED)) == 0)
+			smtpc_fail(s, SMTPC_TEMP, "4.7.4", "%s", why);
+		else
+			smtpc_fail(s, SMTPC_TEMP, "4.7.4", "%s (%s)",
+			    tls_client_result_text(TLS_CLIENT_STARTTLS_NOT_SUPPORTED), why);
 		return;
 	}
 	if (s->out.mode == SMTPC_TLS_TESTING)
@@ -335,11 +347,12 @@ no_starttls(struct smtpc_session *s, const char *why)
 static void
 decide_tls(struct smtpc_session *s)
 {
+	if (!s->out.tls)
+		s->out.starttls_offered = (s->out.caps.flags & SMTPC_CAP_STARTTLS) != 0;
 	if (s->out.tls || s->out.mode == SMTPC_TLS_PLAINTEXT) {
 		ready(s);
 		return;
 	}
-	s->out.starttls_offered = (s->out.caps.flags & SMTPC_CAP_STARTTLS) != 0;
 	if (!s->out.starttls_offered) {
 		no_starttls(s, s->out.esmtp ? "STARTTLS not offered" : "EHLO refused");
 		return;
