@@ -24,14 +24,15 @@
 static const char usage_text[] =
 "usage: smtpc-drive [-v8uPR] [-m MODE] [-H MXHOST] [-c CAFILE] [-n HELO]\n"
 "           [-f FROM] [-r RCPT]... [-b BODYFILE] [-s SIZE] [-k MESSAGES]\n"
-"           [-C CONNECTIONS] [-t TIMEOUT_MS] ADDR:PORT\n"
+"           [-C CONNECTIONS] [-t TIMEOUT_MS] [-M SESSIONS] ADDR:PORT\n"
 "  -m  plaintext, opportunistic, testing or verify (default verify)\n"
 "  -H  the MX host name for SNI and the certificate check (default mx1.d.test)\n"
 "  -c  CA bundle (default: the system store)\n"
 "  -8  8-bit body (BODY=8BITMIME), -u SMTPUTF8, -s declared size\n"
 "  -P  never pipeline; -R reconnect in plaintext when the outcome asks for it\n"
 "  -k  messages per connection; -C connections one after another (resumption)\n"
-"  -t  every timeout in ms\n";
+"  -t  every timeout in ms\n"
+"  -M  open N sessions at once, hold them all ready, print the memory they take\n";
 
 struct drive {
 	struct event_base	*base;
@@ -46,9 +47,31 @@ struct drive {
 	int			 nconn, conns;	/* started, wanted */
 	int			 nmsg, msgs;	/* sent on this connection, wanted */
 	int			 msgno;
+	/* -M: sessions held open together to measure their memory */
+	struct smtpc_session	**held;
+	int			 nheld, nsettled, hold;
+	long			 rss_before;
 };
 
+/* VmRSS of this process in KiB, or -1 */
+static long
+rss_kb(void)
+{
+	FILE	*f;
+	char	 line[256];
+	long	 kb = -1;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static void	drive_on_ready(struct smtpc_session *, const struct smtpc_outcome *, void *);
+static void	hold_settled(struct drive *, struct smtpc_session *, const struct smtpc_outcome *);
 
 static void
 start(struct drive *d, enum smtpc_tls_mode mode)
@@ -121,8 +144,13 @@ drive_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg
 	    o->resumed ? "yes" : "no",
 	    o->tls_result == TLS_CLIENT_OK ? "none" : tls_client_result_name(o->tls_result),
 	    o->tls_detail, o->retry_plaintext ? "yes" : "no", caps, smtpc_kind_name(o->status.kind));
-	print_status(prefix, &o->status);
+	if (!d->hold || o->status.kind != SMTPC_OK)
+		print_status(prefix, &o->status);
 	fflush(stdout);
+	if (d->hold) {
+		hold_settled(d, s, o);
+		return;
+	}
 	if (o->status.kind != SMTPC_OK) {
 		int retry = o->retry_plaintext && d->retry && o->mode != SMTPC_TLS_PLAINTEXT;
 
@@ -142,6 +170,29 @@ drive_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg
 	}
 	if (smtpc_send(s, &d->msg, drive_on_sent, d) == -1)
 		printf("error=send-refused\n");
+}
+
+/* -M: every session is ready (or failed): measure, then QUIT them all. */
+static void
+hold_settled(struct drive *d, struct smtpc_session *s, const struct smtpc_outcome *o)
+{
+	long	rss;
+	int	i;
+
+	if (o->status.kind == SMTPC_OK)
+		d->held[d->nheld++] = s;
+	else
+		smtpc_free(s);
+	if (++d->nsettled < d->hold)
+		return;
+	rss = rss_kb();
+	printf("memory sessions=%d ready=%d rss_before_kb=%ld rss_after_kb=%ld "
+	    "per_session_bytes=%ld\n", d->hold, d->nheld, d->rss_before, rss,
+	    d->nheld > 0 ? (rss - d->rss_before) * 1024 / d->nheld : 0);
+	fflush(stdout);
+	for (i = 0; i < d->nheld; i++)
+		smtpc_quit(d->held[i]);
+	d->nheld = 0;
 }
 
 static int
@@ -196,7 +247,7 @@ main(int argc, char *argv[])
 	d.msg.sender = "sender@e.test";
 	d.msgs = 1;
 	d.conns = 1;
-	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:m:n:PRr:s:t:uv")) != -1) {
+	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:M:m:n:PRr:s:t:uv")) != -1) {
 		switch (ch) {
 		case '8': d.msg.flags |= SMTPC_MSG_8BIT; break;
 		case 'b': bodyfile = optarg; break;
@@ -205,6 +256,7 @@ main(int argc, char *argv[])
 		case 'f': d.msg.sender = optarg; break;
 		case 'H': d.mx = optarg; break;
 		case 'k': d.msgs = atoi(optarg); break;
+		case 'M': d.hold = atoi(optarg); break;
 		case 'm':
 			if (parse_mode(optarg, &d.mode) == -1) {
 				fprintf(stderr, "%s", usage_text);
@@ -256,12 +308,22 @@ main(int argc, char *argv[])
 		fprintf(stderr, "smtpc-drive: %s\n", err);
 		return 78;
 	}
-	start(&d, d.mode);
+	if (d.hold > 0) {
+		d.held = calloc((size_t)d.hold, sizeof(*d.held));
+		if (d.held == NULL)
+			fatal("calloc");
+		d.rss_before = rss_kb();
+		d.conns = d.hold;
+		for (i = 0; i < (size_t)d.hold; i++)
+			start(&d, d.mode);
+	} else
+		start(&d, d.mode);
 	if (event_base_dispatch(d.base) == -1)
 		fatalx("event_base_dispatch");
 	printf("done connections=%d messages=%d cached_sessions=%zu\n", d.nconn, d.msgno,
 	    tls_client_cache_size(d.tls));
 	tls_client_free(d.tls);
+	free(d.held);
 	evbuffer_free(d.msg.body);
 	event_base_free(d.base);
 	return 0;
