@@ -488,6 +488,9 @@ session_reply(struct smtpc_session *s)
 		if (code / 100 == 2) {
 			s->out.esmtp = 1;
 			decide_tls(s);
+		} else if (code / 100 == 5 && s->out.mode == SMTPC_TLS_VERIFY && !s->out.tls) {
+			/* HELO cannot offer STARTTLS: no use asking */
+			no_starttls(s, "EHLO refused");
 		} else if (code / 100 == 5) {
 			s->out.esmtp = 0;
 			memset(&s->out.caps, 0, sizeof(s->out.caps));
@@ -707,10 +710,13 @@ smtpc_connect(struct event_base *base, struct tls_client *tls, const struct smtp
 	s->on_ready = cb;
 	s->ready_arg = arg;
 	s->out.mode = mode;
+	/* the name for SNI and the certificate check has no final dot (S22) */
 	strutil_lcpy(s->out.mx_host, mx_host, sizeof(s->out.mx_host));
+	if ((i = strlen(s->out.mx_host)) > 1 && s->out.mx_host[i - 1] == '.')
+		s->out.mx_host[i - 1] = '\0';
 	netaddr_format(sa, s->out.addr, sizeof(s->out.addr));
 	netaddr_format_host(sa, host, sizeof(host));
-	snprintf(s->out.relay, sizeof(s->out.relay), "%s[%s]:%d", mx_host, host,
+	snprintf(s->out.relay, sizeof(s->out.relay), "%s[%s]:%d", s->out.mx_host, host,
 	    netaddr_port(sa));
 	if ((s->ev_defer = evtimer_new(base, smtpc_on_defer, s)) == NULL)
 		fatalx("smtpc_connect: evtimer_new failed");

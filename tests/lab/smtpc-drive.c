@@ -90,6 +90,21 @@ print_status(const char *prefix, const struct smtpc_status *st)
 	    st->local ? "yes" : "no", st->text);
 }
 
+/* An address for one output line: control octets as \xNN. */
+static void
+printable(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 5 < len; in++) {
+		if ((unsigned char)*in < 0x20 || *in == 0x7f)
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", (unsigned char)*in);
+		else
+			out[o++] = *in;
+	}
+	out[o] = '\0';
+}
+
 static void
 next(struct drive *d)
 {
@@ -101,7 +116,7 @@ static void
 drive_on_sent(struct smtpc_session *s, const struct smtpc_result *res, void *arg)
 {
 	struct drive	*d = arg;
-	char		 prefix[400];
+	char		 prefix[400], addr[300];
 	size_t		 i;
 
 	d->nmsg++;
@@ -111,7 +126,8 @@ drive_on_sent(struct smtpc_session *s, const struct smtpc_result *res, void *arg
 	    (unsigned long long)res->repairs, smtpc_kind_name(res->mail.kind));
 	print_status(prefix, &res->mail);
 	for (i = 0; i < res->nrcpts; i++) {
-		snprintf(prefix, sizeof(prefix), "rcpt=%s msg=%d accepted=%s", res->rcpts[i].rcpt,
+		printable(res->rcpts[i].rcpt, addr, sizeof(addr));
+		snprintf(prefix, sizeof(prefix), "rcpt=%s msg=%d accepted=%s", addr,
 		    d->msgno, res->rcpts[i].accepted ? "yes" : "no");
 		print_status(prefix, &res->rcpts[i].status);
 	}

@@ -100,6 +100,13 @@ drive later "127.0.0.6:$S" verify
 is "$(get later rcpt= kind)/$(get later rcpt= code)/$(get later rcpt= enhanced)" "temporary/451/4.3.0" \
     "a 451 after the dot fails the accepted recipient temporarily"
 
+# --- addresses that cannot go on the wire as they are (no command injection)
+drive crlf "127.0.0.10:$S" verify -r "$(printf 'x@d.test>\r\nRSET')" -r crlfok@d.test
+is "$(get crlf 'rcpt=x@' kind)/$(get crlf 'rcpt=x@' enhanced)/$(get crlf rcpt=crlfok@ kind)" \
+    "permanent/5.1.3/ok" "a recipient with CR LF is refused by the client, the others go"
+! grep -q 'listener=one C: RSET' "$LOG"
+ok $? "nothing of it reached the server"
+
 # --- null sender
 drive nullsender "127.0.0.2:$S" verify -f ''
 lab_wait_grep 'to=<nullsender@d.test> ' "$IDX" 5 && grep -q 'C: MAIL FROM:<>' "$LOG"

@@ -69,16 +69,23 @@ lab_wait_grep 'to=<v-valid@d.test> .*tls=TLSv1.3 .*sni=mx1.d.test ehlo_after_tls
 ok $? "S25/H4: sink record: TLS 1.3, SNI = MX host, EHLO again after TLS, MAIL not in plaintext"
 
 # wildcard: one label, never two (S22/S24)
-drive v-wild1 "127.0.0.3:$S" verify -H mx7.d.test
+drive v-wild1 "127.0.0.3:$S" verify -H a.d.test
 is "$(get v-wild1 conn=1 status)/$(get v-wild1 conn=1 verified)" "ok/yes" \
-    "S24: certificate *.d.test is valid for mx7.d.test"
-lab_wait_grep 'to=<v-wild1@d.test> .*sni=mx7.d.test' "$IDX" 5
-ok $? "S25: SNI is the MX host given (mx7.d.test)"
-drive v-wild2 "127.0.0.3:$S" verify -H a.mx7.d.test
+    "S24: certificate *.d.test is valid for a.d.test"
+lab_wait_grep 'to=<v-wild1@d.test> .*sni=a.d.test' "$IDX" 5
+ok $? "S25: SNI is the MX host given (a.d.test)"
+drive v-wild2 "127.0.0.3:$S" verify -H a.b.d.test
 is "$(get v-wild2 conn=1 status)/$(get v-wild2 conn=1 tls_result)" "temporary/certificate-host-mismatch" \
-    "S24: certificate *.d.test is not valid for a.mx7.d.test"
+    "S24: certificate *.d.test is not valid for a.b.d.test"
 ! delivered v-wild2
-ok $? "S24: nothing delivered to a.mx7.d.test"
+ok $? "S24: nothing delivered to a.b.d.test"
+drive v-wild3 "127.0.0.3:$S" verify -H d.test
+is "$(get v-wild3 conn=1 tls_result)" certificate-host-mismatch "S24: certificate *.d.test is not valid for d.test"
+drive v-dot "127.0.0.2:$S" verify -H mx1.d.test.
+is "$(get v-dot conn=1 status)/$(get v-dot conn=1 verified)" "ok/yes" \
+    "S22: a final dot on the MX host name is ignored"
+lab_wait_grep 'to=<v-dot@d.test> .*sni=mx1.d.test ' "$IDX" 5
+ok $? "S25: SNI without the final dot"
 
 # --- TESTING (MTA-STS testing): report the violation, deliver anyway (S28)
 check_testing_tls() { # LISTENER ADDR RESULT
