@@ -628,6 +628,19 @@ on_timeout(struct smtpc_session *s)
 }
 
 static void
+local_address(struct smtpc_session *s)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("%s: getsockname", s->out.relay);
+		return;
+	}
+	netaddr_format_host((struct sockaddr *)&ss, s->out.local_addr, sizeof(s->out.local_addr));
+}
+
+static void
 smtpc_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpc_session	*s = arg;
@@ -636,7 +649,8 @@ smtpc_on_event(struct bufferevent *bev, short what, void *arg)
 	hold(s);
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->state == SMTPC_S_CONNECTING) {
-			log_debug("%s: connected", s->out.relay);
+			local_address(s);
+			log_debug("%s: connected from %s", s->out.relay, s->out.local_addr);
 			smtpc_transition(s, SMTPC_S_GREETING);
 		} else if (s->state == SMTPC_S_HANDSHAKE)
 			tls_done(s);

@@ -151,9 +151,10 @@ drive_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg
 	char		 caps[160], prefix[1200];
 
 	smtpc_caps_format(&o->caps, caps, sizeof(caps));
-	snprintf(prefix, sizeof(prefix), "conn=%d relay=%s mode=%s esmtp=%s starttls_offered=%s "
+	snprintf(prefix, sizeof(prefix), "conn=%d relay=%s local=%s mode=%s esmtp=%s starttls_offered=%s "
 	    "tls=%s cipher=%s verified=%s resumed=%s tls_result=%s tls_detail=\"%s\" "
 	    "retry_plaintext=%s caps=\"%s\" status=%s", d->nconn, o->relay,
+	    o->local_addr[0] ? o->local_addr : "-",
 	    smtpc_mode_name(o->mode), o->esmtp ? "yes" : "no",
 	    o->starttls_offered ? "yes" : "no", o->tls ? o->tls_version : "none",
 	    o->tls ? o->tls_cipher : "-", o->verified ? "yes" : "no",

@@ -65,6 +65,7 @@ drive v-valid "127.0.0.2:$S" verify
 is "$(get v-valid conn=1 status)/$(get v-valid conn=1 verified)/$(get v-valid conn=1 tls)" \
     "ok/yes/TLSv1.3" "S24 verify, valid: verified TLS 1.3"
 is "$(get v-valid rcpt= kind)/$(get v-valid rcpt= code)" "ok/250" "verify, valid: the recipient is delivered"
+is "$(get v-valid conn=1 local)" 127.0.0.1 "R2: the outcome carries our address (sending-mta-ip)"
 lab_wait_grep 'to=<v-valid@d.test> .*tls=TLSv1.3 .*sni=mx1.d.test ehlo_after_tls=yes mail_plaintext=no' "$IDX" 5
 ok $? "S25/H4: sink record: TLS 1.3, SNI = MX host, EHLO again after TLS, MAIL not in plaintext"
 
