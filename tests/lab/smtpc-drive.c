@@ -43,6 +43,9 @@ struct drive {
 	enum smtpc_tls_mode	 mode;
 	struct smtpc_message	 msg;
 	const char		*rcpts[64];
+	size_t			 nrcpt;
+	const char		*ca, *bodyfile;
+	int			 verbose;
 	int			 retry;
 	int			 nconn, conns;	/* started, wanted */
 	int			 nmsg, msgs;	/* sent on this connection, wanted */
@@ -246,15 +249,70 @@ read_body(const char *path, struct evbuffer *b)
 	return 0;
 }
 
+/* Options into d; 0, or the exit status for bad usage. */
+static int
+parse_args(struct drive *d, int argc, char *argv[])
+{
+	uint64_t	v;
+	size_t		i;
+	int		ch;
+
+	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:M:m:n:PRr:s:t:uv")) != -1) {
+		switch (ch) {
+		case '8': d->msg.flags |= SMTPC_MSG_8BIT; break;
+		case 'b': d->bodyfile = optarg; break;
+		case 'C': d->conns = atoi(optarg); break;
+		case 'c': d->ca = optarg; break;
+		case 'f': d->msg.sender = optarg; break;
+		case 'H': d->mx = optarg; break;
+		case 'k': d->msgs = atoi(optarg); break;
+		case 'M': d->hold = atoi(optarg); break;
+		case 'm':
+			if (parse_mode(optarg, &d->mode) == -1) {
+				fprintf(stderr, "%s", usage_text);
+				return 64;
+			}
+			break;
+		case 'n': d->params.helo_name = optarg; break;
+		case 'P': d->params.no_pipelining = 1; break;
+		case 'R': d->retry = 1; break;
+		case 'r':
+			if (d->nrcpt < sizeof(d->rcpts) / sizeof(d->rcpts[0]))
+				d->rcpts[d->nrcpt++] = optarg;
+			break;
+		case 's':
+			if (strutil_parse_uint(optarg, &v) == -1)
+				return 64;
+			d->msg.size = v;
+			break;
+		case 't':
+			for (i = 0; i < SMTPC_TO_COUNT; i++)
+				d->params.timeout_ms[i] = (uint32_t)atoi(optarg);
+			break;
+		case 'u': d->msg.flags |= SMTPC_MSG_SMTPUTF8; break;
+		case 'v': d->verbose = 1; break;
+		case 'h':
+			printf("%s", usage_text);
+			exit(0);
+		default:
+			fprintf(stderr, "%s", usage_text);
+			return 64;
+		}
+	}
+	if (argc - optind != 1 || netaddr_endpoint_parse(argv[optind], 25, &d->ep) == -1) {
+		fprintf(stderr, "%s", usage_text);
+		return 64;
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct drive	 d;
-	const char	*ca = NULL, *bodyfile = NULL;
 	char		 err[256];
-	uint64_t	 v;
-	size_t		 nrcpt = 0, i;
-	int		 ch, verbose = 0;
+	size_t		 i;
+	int		 ch;
 
 	memset(&d, 0, sizeof(d));
 	smtpc_params_default(&d.params);
@@ -264,64 +322,20 @@ main(int argc, char *argv[])
 	d.msg.sender = "sender@e.test";
 	d.msgs = 1;
 	d.conns = 1;
-	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:M:m:n:PRr:s:t:uv")) != -1) {
-		switch (ch) {
-		case '8': d.msg.flags |= SMTPC_MSG_8BIT; break;
-		case 'b': bodyfile = optarg; break;
-		case 'C': d.conns = atoi(optarg); break;
-		case 'c': ca = optarg; break;
-		case 'f': d.msg.sender = optarg; break;
-		case 'H': d.mx = optarg; break;
-		case 'k': d.msgs = atoi(optarg); break;
-		case 'M': d.hold = atoi(optarg); break;
-		case 'm':
-			if (parse_mode(optarg, &d.mode) == -1) {
-				fprintf(stderr, "%s", usage_text);
-				return 64;
-			}
-			break;
-		case 'n': d.params.helo_name = optarg; break;
-		case 'P': d.params.no_pipelining = 1; break;
-		case 'R': d.retry = 1; break;
-		case 'r':
-			if (nrcpt < sizeof(d.rcpts) / sizeof(d.rcpts[0]))
-				d.rcpts[nrcpt++] = optarg;
-			break;
-		case 's':
-			if (strutil_parse_uint(optarg, &v) == -1)
-				return 64;
-			d.msg.size = v;
-			break;
-		case 't':
-			for (i = 0; i < SMTPC_TO_COUNT; i++)
-				d.params.timeout_ms[i] = (uint32_t)atoi(optarg);
-			break;
-		case 'u': d.msg.flags |= SMTPC_MSG_SMTPUTF8; break;
-		case 'v': verbose = 1; break;
-		case 'h':
-			printf("%s", usage_text);
-			return 0;
-		default:
-			fprintf(stderr, "%s", usage_text);
-			return 64;
-		}
-	}
-	if (argc - optind != 1 || netaddr_endpoint_parse(argv[optind], 25, &d.ep) == -1) {
-		fprintf(stderr, "%s", usage_text);
-		return 64;
-	}
-	log_init("smtpc-drive", LOG_DEST_STDERR, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (nrcpt == 0)
-		d.rcpts[nrcpt++] = "ok@d.test";
+	if ((ch = parse_args(&d, argc, argv)) != 0)
+		return ch;
+	log_init("smtpc-drive", LOG_DEST_STDERR, d.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (d.nrcpt == 0)
+		d.rcpts[d.nrcpt++] = "ok@d.test";
 	d.msg.rcpts = d.rcpts;
-	d.msg.nrcpts = nrcpt;
-	if ((d.msg.body = evbuffer_new()) == NULL || read_body(bodyfile, d.msg.body) == -1) {
-		fprintf(stderr, "smtpc-drive: cannot read %s: %s\n", bodyfile, strerror(errno));
+	d.msg.nrcpts = d.nrcpt;
+	if ((d.msg.body = evbuffer_new()) == NULL || read_body(d.bodyfile, d.msg.body) == -1) {
+		fprintf(stderr, "smtpc-drive: cannot read %s: %s\n", d.bodyfile, strerror(errno));
 		return 66;
 	}
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((d.tls = tls_client_new(ca, 64, err, sizeof(err))) == NULL) {
+	if ((d.tls = tls_client_new(d.ca, 64, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "smtpc-drive: %s\n", err);
 		return 78;
 	}
