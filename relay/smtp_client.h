@@ -89,7 +89,9 @@ struct smtpc_outcome {
 	int			 resumed;	/* TLS session resumed */
 	char			 tls_version[16];	/* "TLSv1.3", "" without TLS */
 	char			 tls_cipher[64];
-	enum tls_client_result	 tls_result;	/* RFC 8460 failure, or TLS_CLIENT_OK */
+	enum tls_client_result	 tls_result;	/* RFC 8460 failure, or TLS_CLIENT_OK; set
+						   in every mode, a policy violation only
+						   in TESTING and VERIFY */
 	char			 tls_detail[128];	/* OpenSSL's verify error text */
 	int			 retry_plaintext;	/* the handshake failed in TESTING or
 						   OPPORTUNISTIC: reconnect without TLS */
