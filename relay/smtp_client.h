@@ -149,7 +149,7 @@ int	smtpc_usable(const struct smtpc_session *);
 const struct smtpc_outcome *smtpc_outcome(const struct smtpc_session *);
 /* Polite close (QUIT); the session frees itself, nothing is called back. */
 void	smtpc_quit(struct smtpc_session *);
-/* Close now. */
+/* Close now; nothing more is called back (not even a pending on_sent). */
 void	smtpc_free(struct smtpc_session *);
 
 const char *smtpc_mode_name(enum smtpc_tls_mode);
