@@ -33,6 +33,7 @@
 #include "policy/cache.h"
 #include "policy/fetch.h"
 #include "policy/policy.h"
+#include "policy/policy_int.h"
 #include "policy/resolver.h"
 #include "policy/sts_mx.h"
 #include "policy/sts_policy.h"
@@ -59,6 +60,7 @@ struct lookup {
 	char			 domain[STS_MX_NAMEBUF];
 	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
 	enum lookup_kind	 kind;
+	struct diag_run		*diag;		/* policy_diagnose: trace the steps */
 	struct cache_entry	 cached;
 	int			 have_entry;	/* cached holds a record */
 	int			 usable;	/* ... with an unexpired policy */
@@ -86,6 +88,7 @@ struct policy {
 	TAILQ_HEAD(, lookup)	 lookups;
 	TAILQ_HEAD(, tempfail)	 tempfails;
 	size_t			 ntempfails;
+	struct diag_runs	 diags;		/* policy_diagnose in flight */
 	struct policy_stats	 stats;
 };
 
@@ -237,6 +240,8 @@ policy_on_fetch(const struct fetch_outcome *o, void *arg)
 	struct cache_entry	 e;
 	char			 why[600];
 
+	if (lk->diag != NULL)
+		policy_diag_note_fetch(lk->diag, o);
 	if (o->status != FETCH_OK) {
 		snprintf(why, sizeof(why), "%s: %s%s%s", o->url, o->reason,
 		    o->curl_error[0] ? ": " : "", o->curl_error);
@@ -269,6 +274,8 @@ policy_on_addr(const struct resolver_addr_result *r, void *arg)
 	char		 why[300];
 	size_t		 i;
 
+	if (lk->diag != NULL)
+		policy_diag_note_addr(lk->diag, r);
 	for (i = 0; r->status == RESOLVER_OK && i < r->naddrs &&
 	    lk->naddrs < MAX_ADDRS; i++)
 		lk->addrs[lk->naddrs++] = r->addrs[i];
@@ -425,6 +432,8 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 	struct policy	*p = lk->p;
 	char		 why[200];
 
+	if (lk->diag != NULL)
+		policy_diag_note_txt(lk->diag, r);
 	if (cache_get(p->cache, lk->domain, &lk->cached) == 0) {
 		lk->have_entry = 1;
 		lk->usable = lk->cached.id[0] != '\0' &&
@@ -537,6 +546,55 @@ policy_check(struct policy *p, const char *domain, policy_on_result cb, void *ar
 	return 0;
 }
 
+/* --- for the diagnostic trace (policy_int.h) --- */
+
+void
+policy_int_check(struct policy *p, const char *norm, struct diag_run *run,
+    policy_on_result cb, void *arg)
+{
+	struct lookup	*lk;
+
+	lk = lookup_start(p, norm, LK_CHECK);
+	lk->diag = run;
+	add_waiter(lk, cb, arg);
+}
+
+int
+policy_int_normalize(const char *domain, char *norm)
+{
+	return normalize(domain, norm);
+}
+
+enum policy_mode
+policy_int_mode(enum sts_mode m)
+{
+	return mode_of(m);
+}
+
+struct cache *
+policy_int_cache(struct policy *p)
+{
+	return p->cache;
+}
+
+uint64_t
+policy_int_backoff(struct policy *p)
+{
+	return p->backoff_s;
+}
+
+uint64_t
+policy_int_now(struct policy *p)
+{
+	return policy_now(p);
+}
+
+struct diag_runs *
+policy_int_diags(struct policy *p)
+{
+	return &p->diags;
+}
+
 int
 policy_forget(struct policy *p, const char *domain)
 {
@@ -552,6 +610,7 @@ policy_forget(struct policy *p, const char *domain)
 }
 
 struct list_ctx {
+	struct policy	*p;
 	int	(*fn)(const struct policy_cached *, void *);
 	void	*arg;
 };
@@ -575,6 +634,7 @@ list_one(const char *domain, const struct cache_entry *e, void *arg)
 		c.text = e->raw;
 		c.fail_id = e->fail_id;
 		c.fail_time = e->fail_time;
+		c.fail_retry = e->fail_id[0] != '\0' ? e->fail_time + ctx->p->backoff_s : 0;
 	}
 	return ctx->fn(&c, ctx->arg);
 }
@@ -583,7 +643,7 @@ int
 policy_list(struct policy *p, int (*fn)(const struct policy_cached *, void *),
     void *arg)
 {
-	struct list_ctx	ctx = { fn, arg };
+	struct list_ctx	ctx = { p, fn, arg };
 
 	return cache_iterate(p->cache, list_one, &ctx);
 }
@@ -659,6 +719,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	p->clock_arg = pp->clock_arg;
 	TAILQ_INIT(&p->lookups);
 	TAILQ_INIT(&p->tempfails);
+	TAILQ_INIT(&p->diags);
 	memset(&rp, 0, sizeof(rp));
 	rp.servers = pp->dns;
 	rp.nservers = pp->ndns;
@@ -695,6 +756,7 @@ policy_free(struct policy *p)
 		TAILQ_REMOVE(&p->lookups, lk, entry);
 		lookup_free(lk);
 	}
+	policy_diag_free_all(p);
 	while ((t = TAILQ_FIRST(&p->tempfails)) != NULL) {
 		TAILQ_REMOVE(&p->tempfails, t, entry);
 		free(t);

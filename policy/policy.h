@@ -14,6 +14,7 @@
 #include <db.h>
 
 #include "common/netaddr.h"
+#include "policy/policy_diag.h"
 #include "policy/resolver.h"
 
 struct event_base;
@@ -122,6 +123,7 @@ struct policy_cached {
 	const char		*text;		/* the policy as fetched */
 	const char		*fail_id;	/* S11: last failed id, "" if none */
 	uint64_t		 fail_time;
+	uint64_t		 fail_retry;	/* S11: fail_id not fetched before */
 };
 /* Stops when fn returns non-zero and returns that; -1 on a database error. */
 int	policy_list(struct policy *, int (*fn)(const struct policy_cached *, void *),
