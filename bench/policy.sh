@@ -10,7 +10,8 @@
 # decisions (latency p50/p99, decisions per second on one core) for one
 # domain and for all of them in turn; first without the engine's front cache
 # of decisions, then with it.
-# Environment: DOMAINS (default 100), LOOKUPS (200000).
+# Environment: DOMAINS (default 100), LOOKUPS (200000), BENCH_WRAP (a command
+# to run bench_policy under, e.g. "perf record -g -o perf.data").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top}" && pwd)
@@ -41,8 +42,8 @@ lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
 echo "# $(nproc) CPUs, $DOMAINS domains, $LOOKUPS cached lookups per phase"
 # without the front cache (every decision asks lab-dns for the TXT id), then
 # with it (the daemon's setting: 60 s)
-"$build/bench/bench_policy" -d "127.0.0.1:$LAB_DNS_PORT" -c "$LAB_PKI/ca-bundle.pem" \
+${BENCH_WRAP:-} "$build/bench/bench_policy" -d "127.0.0.1:$LAB_DNS_PORT" -c "$LAB_PKI/ca-bundle.pem" \
     -p "$LAB_HTTPS_PORT" -n "$DOMAINS" -N "$LOOKUPS"
 echo
-"$build/bench/bench_policy" -d "127.0.0.1:$LAB_DNS_PORT" -c "$LAB_PKI/ca-bundle.pem" \
+${BENCH_WRAP:-} "$build/bench/bench_policy" -d "127.0.0.1:$LAB_DNS_PORT" -c "$LAB_PKI/ca-bundle.pem" \
     -p "$LAB_HTTPS_PORT" -n "$DOMAINS" -N "$LOOKUPS" -F 60
