@@ -46,6 +46,22 @@ pp_time(uint64_t t, char *buf, size_t len)
 		strutil_lcpy(buf, "-", len);
 }
 
+/* A duration for people: two units at most, "1d23h", "59m", "12s". */
+static void
+pp_dur(uint64_t s, char *buf, size_t len)
+{
+	if (s >= 86400)
+		snprintf(buf, len, s % 86400 >= 3600 ? "%llud%lluh" : "%llud",
+		    (unsigned long long)(s / 86400), (unsigned long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, s % 3600 >= 60 ? "%lluh%llum" : "%lluh",
+		    (unsigned long long)(s / 3600), (unsigned long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, len, "%llum", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, len, "%llus", (unsigned long long)s);
+}
+
 /* "3h ago", "in 1d" relative to now. */
 static void
 pp_rel(uint64_t t, uint64_t now, char *buf, size_t len)
@@ -56,7 +72,7 @@ pp_rel(uint64_t t, uint64_t now, char *buf, size_t len)
 		strutil_lcpy(buf, "", len);
 		return;
 	}
-	strutil_format_duration(t > now ? t - now : now - t, d, sizeof(d));
+	pp_dur(t > now ? t - now : now - t, d, sizeof(d));
 	snprintf(buf, len, t > now ? "in %s" : "%s ago", d);
 }
 
@@ -156,7 +172,7 @@ pp_policy(const json_t *o, FILE *fp)
 			fprintf(fp, "3. policy: not obtained\n");
 		return;
 	}
-	strutil_format_duration(pp_int(pol, "max_age"), age, sizeof(age));
+	pp_dur(pp_int(pol, "max_age"), age, sizeof(age));
 	fprintf(fp, "3. policy: valid\n     mode:    %s\n     max_age: %" PRIu64 " (%s)",
 	    pp_str(pol, "mode"), pp_int(pol, "max_age"), age);
 	if (pp_int(pol, "max_age_published") != pp_int(pol, "max_age"))
@@ -267,7 +283,7 @@ int
 ctl_print_policy_show(const json_t *o, FILE *fp)
 {
 	uint64_t	 now = (uint64_t)time(NULL);
-	char		 t[40], rel[40];
+	char		 t[40], rel[40], age[32];
 
 	fprintf(fp, "domain:     %s\n", pp_str(o, "domain"));
 	if (pp_true(o, "corrupt")) {
@@ -280,8 +296,9 @@ ctl_print_policy_show(const json_t *o, FILE *fp)
 		pp_join(json_object_get(o, "mx"), ", ", fp);
 		pp_time(pp_int(o, "fetched"), t, sizeof(t));
 		pp_rel(pp_int(o, "fetched"), now, rel, sizeof(rel));
-		fprintf(fp, "\nfetched:    %s (%s)\nmax_age:    %" PRIu64 "\n", t, rel,
-		    pp_int(o, "max_age"));
+		pp_dur(pp_int(o, "max_age"), age, sizeof(age));
+		fprintf(fp, "\nfetched:    %s (%s)\nmax_age:    %" PRIu64 " (%s)\n", t, rel,
+		    pp_int(o, "max_age"), age);
 		pp_time(pp_int(o, "expires"), t, sizeof(t));
 		pp_rel(pp_int(o, "expires"), now, rel, sizeof(rel));
 		fprintf(fp, "expires:    %s (%s)%s\n", t, rel,

@@ -83,7 +83,7 @@ ctl policy show idc.test
 is "$RC" 0 "show: exit 0 for a cached domain"
 has "$OUT" 'id:         a1' && has "$OUT" 'mode:       enforce' && has "$OUT" 'mx:         mx1.idc.test'
 ok $? "show: id, mode and mx of the cached policy"
-has "$OUT" 'expires:    ' && has "$OUT" 'fetched:    ' && has "$OUT" 'max_age:    86400'
+has "$OUT" 'expires:    ' && has "$OUT" 'fetched:    ' && has "$OUT" 'max_age:    86400 (1d)'
 ok $? "show: fetch time, max_age and expiry"
 has "$OUT" 'mode: enforce'
 ok $? "show: the policy text as fetched"

@@ -220,7 +220,7 @@ ok $? "S16: the last line without a newline is read"
 
 check cap.test
 is "$RC" 0 "Ours: max_age above the cap: exit 0"
-has "$OUT" 'max_age: 31557600' && has "$OUT" 'published 9999999999, capped'
+has "$OUT" 'max_age: 31557600 (365d6h), published 9999999999, capped'
 ok $? "Ours: max_age capped at 31557600, the published value shown"
 
 check badmode.test
