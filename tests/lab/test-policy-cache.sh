@@ -168,4 +168,15 @@ has "$OUT" 'No cached policies'
 ok $? "flush --all: the cache is empty"
 ctl policy show
 is "$RC" 64 "show without a domain: usage error"
+
+# the two keys of the engine's remaining parameters
+CONF=$top_srcdir/etc/stsrelay.conf
+"$CTL" -f "$CONF" config >"$LAB_DIR/config.out" 2>&1
+grep -qx 'policy_tempfail_bound = 1d' "$LAB_DIR/config.out" &&
+    grep -qx 'policy_fetch_backoff = 5m' "$LAB_DIR/config.out"
+ok $? "config: policy_tempfail_bound 1d and policy_fetch_backoff 5m by default"
+"$CTL" -f "$CONF" -o policy_fetch_backoff=4m config >/dev/null 2>"$LAB_DIR/config.err"
+is "$?" 78 "S11: policy_fetch_backoff below 5 minutes is refused"
+grep -q 'from 5m' "$LAB_DIR/config.err"
+ok $? "S11: the error names the lower bound"
 done_testing
