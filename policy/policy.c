@@ -33,6 +33,8 @@
 #include "policy/cache.h"
 #include "policy/fetch.h"
 #include "policy/policy.h"
+#include "policy/policy_front.h"
+#include "policy/policy_int.h"
 #include "policy/resolver.h"
 #include "policy/sts_mx.h"
 #include "policy/sts_policy.h"
@@ -59,9 +61,11 @@ struct lookup {
 	char			 domain[STS_MX_NAMEBUF];
 	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
 	enum lookup_kind	 kind;
+	struct diag_run		*diag;		/* policy_diagnose: trace the steps */
 	struct cache_entry	 cached;
 	int			 have_entry;	/* cached holds a record */
 	int			 usable;	/* ... with an unexpired policy */
+	uint64_t		 front_until;	/* > 0: remember the answer until then */
 	int			 addr_pending;
 	struct sockaddr_storage	 addrs[MAX_ADDRS];
 	size_t			 naddrs;
@@ -79,6 +83,7 @@ struct policy {
 	struct resolver		*res;
 	struct fetcher		*fetch;
 	struct cache		*cache;
+	struct policy_front	*front;		/* NULL: off */
 	struct event		*refresh_timer;
 	unsigned		 recheck_s, tempfail_bound_s, backoff_s;
 	uint64_t		(*clock)(void *);
@@ -86,6 +91,7 @@ struct policy {
 	TAILQ_HEAD(, lookup)	 lookups;
 	TAILQ_HEAD(, tempfail)	 tempfails;
 	size_t			 ntempfails;
+	struct diag_runs	 diags;		/* policy_diagnose in flight */
 	struct policy_stats	 stats;
 };
 
@@ -109,6 +115,14 @@ mode_of(enum sts_mode m)
 		return POLICY_MODE_NONE;
 	}
 	return POLICY_MODE_NONE;
+}
+
+/* policy.db changes for domain: the front cache must not answer from before. */
+static void
+front_invalidate(struct policy *p, const char *domain)
+{
+	if (p->front != NULL)
+		front_forget(policy_front_cache(p->front), domain);
 }
 
 /* --- finishing a lookup --- */
@@ -145,6 +159,9 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 	    r->result_type[0] ? " result=" : "", r->result_type,
 	    r->reason[0] ? " reason=" : "", r->reason);
 	TAILQ_REMOVE(&lk->p->lookups, lk, entry);
+	if (lk->front_until != 0 && lk->p->front != NULL)
+		front_put(policy_front_cache(lk->p->front), r, policy_now(lk->p),
+		    lk->front_until);
 	while ((w = TAILQ_FIRST(&lk->waiters)) != NULL) {
 		TAILQ_REMOVE(&lk->waiters, w, entry);
 		w->cb(r, w->arg);
@@ -210,6 +227,7 @@ fetch_failed(struct lookup *lk, const char *type, const char *reason, int record
 		}
 		snprintf(lk->cached.fail_id, sizeof(lk->cached.fail_id), "%s", lk->id);
 		lk->cached.fail_time = policy_now(p);
+		front_invalidate(p, lk->domain);
 		(void)cache_put(p->cache, lk->domain, &lk->cached);
 	}
 	if (lk->kind == LK_REFRESH && lk->usable &&
@@ -237,6 +255,8 @@ policy_on_fetch(const struct fetch_outcome *o, void *arg)
 	struct cache_entry	 e;
 	char			 why[600];
 
+	if (lk->diag != NULL)
+		policy_diag_note_fetch(lk->diag, o);
 	if (o->status != FETCH_OK) {
 		snprintf(why, sizeof(why), "%s: %s%s%s", o->url, o->reason,
 		    o->curl_error[0] ? ": " : "", o->curl_error);
@@ -246,6 +266,7 @@ policy_on_fetch(const struct fetch_outcome *o, void *arg)
 	log_info("policy: %s: fetched id=%s mode=%s max_age=%u mx=%zu",
 	    lk->domain, lk->id, sts_mode_name(o->policy->mode),
 	    o->policy->max_age, o->policy->nmx);
+	front_invalidate(p, lk->domain);
 	if (o->policy->max_age == 0) {
 		/* Ours: apply to this delivery only; the old policy is superseded */
 		(void)cache_delete(p->cache, lk->domain);
@@ -257,6 +278,7 @@ policy_on_fetch(const struct fetch_outcome *o, void *arg)
 		e.raw = (char *)(uintptr_t)o->body;
 		e.rawlen = o->size;
 		(void)cache_put(p->cache, lk->domain, &e);	/* S20: replace */
+		lk->front_until = e.fetched + o->policy->max_age;
 	}
 	finish_with_policy(lk, o->policy, lk->id, POLICY_SOURCE_FRESH, "",
 	    o->policy->nmx_skipped > 0 ? o->policy->warning : "");
@@ -269,6 +291,8 @@ policy_on_addr(const struct resolver_addr_result *r, void *arg)
 	char		 why[300];
 	size_t		 i;
 
+	if (lk->diag != NULL)
+		policy_diag_note_addr(lk->diag, r);
 	for (i = 0; r->status == RESOLVER_OK && i < r->naddrs &&
 	    lk->naddrs < MAX_ADDRS; i++)
 		lk->addrs[lk->naddrs++] = r->addrs[i];
@@ -425,6 +449,8 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 	struct policy	*p = lk->p;
 	char		 why[200];
 
+	if (lk->diag != NULL)
+		policy_diag_note_txt(lk->diag, r);
 	if (cache_get(p->cache, lk->domain, &lk->cached) == 0) {
 		lk->have_entry = 1;
 		lk->usable = lk->cached.id[0] != '\0' &&
@@ -439,12 +465,15 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 		/* S4: no (new) policy; a cached one stays and applies */
 		if (lk->usable)
 			finish_cached(lk, "", why);
-		else
+		else {
+			lk->front_until = UINT64_MAX;	/* no policy: the TTL alone */
 			finish_without(lk, POLICY_MODE_ABSENT, "", why);
+		}
 		return;
 	}
 	if (lk->usable && strcmp(lk->cached.id, lk->id) == 0 && !must_fetch(lk)) {
 		p->stats.cache_hits++;
+		lk->front_until = lk->cached.fetched + lk->cached.policy.max_age;
 		finish_cached(lk, "", "");	/* S20: same id, no fetch */
 		return;
 	}
@@ -518,6 +547,10 @@ policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *a
 	if (cb == NULL || normalize(domain, norm) == -1)
 		return -1;
 	p->stats.lookups++;
+	if (p->front != NULL && policy_front_answer(p->front, norm, policy_now(p), cb, arg)) {
+		p->stats.front_hits++;
+		return 0;
+	}
 	if ((lk = lookup_find(p, norm)) == NULL)
 		lk = lookup_start(p, norm, LK_LOOKUP);
 	else
@@ -537,6 +570,55 @@ policy_check(struct policy *p, const char *domain, policy_on_result cb, void *ar
 	return 0;
 }
 
+/* --- for the diagnostic trace (policy_int.h) --- */
+
+void
+policy_int_check(struct policy *p, const char *norm, struct diag_run *run,
+    policy_on_result cb, void *arg)
+{
+	struct lookup	*lk;
+
+	lk = lookup_start(p, norm, LK_CHECK);
+	lk->diag = run;
+	add_waiter(lk, cb, arg);
+}
+
+int
+policy_int_normalize(const char *domain, char *norm)
+{
+	return normalize(domain, norm);
+}
+
+enum policy_mode
+policy_int_mode(enum sts_mode m)
+{
+	return mode_of(m);
+}
+
+struct cache *
+policy_int_cache(struct policy *p)
+{
+	return p->cache;
+}
+
+uint64_t
+policy_int_backoff(struct policy *p)
+{
+	return p->backoff_s;
+}
+
+uint64_t
+policy_int_now(struct policy *p)
+{
+	return policy_now(p);
+}
+
+struct diag_runs *
+policy_int_diags(struct policy *p)
+{
+	return &p->diags;
+}
+
 int
 policy_forget(struct policy *p, const char *domain)
 {
@@ -546,12 +628,14 @@ policy_forget(struct policy *p, const char *domain)
 	if (normalize(domain, norm) == -1)
 		return -1;
 	tempfail_clear(p, norm);
+	front_invalidate(p, norm);
 	if ((rc = cache_delete(p->cache, norm)) == 0)
 		log_info("policy: %s: cached policy forgotten", norm);
 	return rc;
 }
 
 struct list_ctx {
+	struct policy	*p;
 	int	(*fn)(const struct policy_cached *, void *);
 	void	*arg;
 };
@@ -575,6 +659,7 @@ list_one(const char *domain, const struct cache_entry *e, void *arg)
 		c.text = e->raw;
 		c.fail_id = e->fail_id;
 		c.fail_time = e->fail_time;
+		c.fail_retry = e->fail_id[0] != '\0' ? e->fail_time + ctx->p->backoff_s : 0;
 	}
 	return ctx->fn(&c, ctx->arg);
 }
@@ -583,7 +668,7 @@ int
 policy_list(struct policy *p, int (*fn)(const struct policy_cached *, void *),
     void *arg)
 {
-	struct list_ctx	ctx = { fn, arg };
+	struct list_ctx	ctx = { p, fn, arg };
 
 	return cache_iterate(p->cache, list_one, &ctx);
 }
@@ -659,6 +744,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	p->clock_arg = pp->clock_arg;
 	TAILQ_INIT(&p->lookups);
 	TAILQ_INIT(&p->tempfails);
+	TAILQ_INIT(&p->diags);
 	memset(&rp, 0, sizeof(rp));
 	rp.servers = pp->dns;
 	rp.nservers = pp->ndns;
@@ -667,6 +753,8 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	fp.cainfo = pp->cainfo;
 	fp.port = pp->policy_port;
 	fp.timeout_s = pp->fetch_timeout_s;
+	if (pp->front_ttl_s > 0)
+		p->front = policy_front_new(base, pp->front_max, pp->front_ttl_s);
 	if ((p->res = resolver_new(base, &rp)) == NULL ||
 	    (p->fetch = fetch_new(base, &fp)) == NULL ||
 	    (p->cache = cache_open(env)) == NULL) {
@@ -695,6 +783,8 @@ policy_free(struct policy *p)
 		TAILQ_REMOVE(&p->lookups, lk, entry);
 		lookup_free(lk);
 	}
+	policy_diag_free_all(p);
+	policy_front_free(p->front);
 	while ((t = TAILQ_FIRST(&p->tempfails)) != NULL) {
 		TAILQ_REMOVE(&p->tempfails, t, entry);
 		free(t);

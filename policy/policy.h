@@ -14,6 +14,7 @@
 #include <db.h>
 
 #include "common/netaddr.h"
+#include "policy/policy_diag.h"
 #include "policy/resolver.h"
 
 struct event_base;
@@ -58,6 +59,14 @@ struct policy_params {
 	unsigned			 recheck_interval_s;	/* S14; 0: 3600 */
 	unsigned			 tempfail_bound_s;	/* Ours; 0: 86400 */
 	unsigned			 backoff_s;	/* S11; 0: 300 */
+	/*
+	 * Front cache (policy_front.h): a decision whose TXT id was just
+	 * confirmed (or that found no policy) is reused from memory for
+	 * front_ttl_s seconds without DNS or policy.db; 0 turns it off (every
+	 * lookup queries the TXT record). At most front_max domains (0: 10000).
+	 */
+	unsigned			 front_ttl_s;
+	size_t				 front_max;
 	/* wall clock in unix seconds; NULL: time(3). Tests move it. */
 	uint64_t			(*clock)(void *);
 	void				*clock_arg;
@@ -122,6 +131,7 @@ struct policy_cached {
 	const char		*text;		/* the policy as fetched */
 	const char		*fail_id;	/* S11: last failed id, "" if none */
 	uint64_t		 fail_time;
+	uint64_t		 fail_retry;	/* S11: fail_id not fetched before */
 };
 /* Stops when fn returns non-zero and returns that; -1 on a database error. */
 int	policy_list(struct policy *, int (*fn)(const struct policy_cached *, void *),
@@ -138,6 +148,7 @@ struct policy_stats {
 	uint64_t	fetch_failures;	/* ... that gave no valid policy */
 	uint64_t	backoffs;	/* fetches skipped by the S11 back-off */
 	uint64_t	rechecks;	/* S14 re-checks started */
+	uint64_t	front_hits;	/* lookups answered from memory (front cache) */
 };
 void	policy_get_stats(struct policy *, struct policy_stats *);
 

@@ -19,6 +19,14 @@ int	ctl_print_cat(const json_t *, FILE *);
 /* "ID: held" and the like; verb names what was done. */
 int	ctl_print_done(const json_t *, const char *verb, FILE *);
 
+/* The policy answers (relay/ctl_print_policy.c). */
+int	ctl_print_policy_check(const json_t *, FILE *);
+int	ctl_print_policy_show(const json_t *, FILE *);
+int	ctl_print_policy_list(const json_t *, FILE *);
+int	ctl_print_policy_flush(const json_t *, FILE *);
+/* The exit status a policy check answer asks for: 0 valid, 2 none, 1 error. */
+int	ctl_policy_exit(const json_t *);
+
 /* Decode base64 into a new buffer; -1 on bad input. */
 int	ctl_unbase64(const char *, unsigned char **, size_t *);
 

@@ -24,6 +24,7 @@
 #include "queue/queue.h"
 #include "relay/config.h"
 #include "relay/control.h"
+#include "relay/control_policy.h"
 #include "relay/control_queue.h"
 #include "relay/control_status.h"
 #include "relay/smtp_server.h"
@@ -41,6 +42,7 @@ struct relay {
 	struct smtp_server	*smtp;
 	struct queue		*queue;
 	struct control		*control;
+	struct policy		*policy;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	int			 stopping;
 };
@@ -226,6 +228,14 @@ relay_start(struct relay *r)
 	}
 	control_queue_register(r->control, r->queue);
 	control_status_register(r->control, &r->cfg, r->queue, relay_sessions, r);
+	if (r->policy == NULL) {
+		struct policy_params pp;
+
+		control_policy_params(&r->cfg, &pp);
+		if ((r->policy = policy_new(r->base, queue_dbenv(r->queue), &pp)) == NULL)
+			return -1;
+	}
+	control_policy_register(r->control, r->policy);
 	smtp_server_start(r->smtp, r->queue);
 	return 0;
 }
@@ -250,6 +260,7 @@ relay_free(struct relay *r)
 		smtp_server_free(r->smtp);
 	if (r->control != NULL)
 		control_free(r->control);
+	policy_free(r->policy);
 	if (r->queue != NULL)
 		queue_close(r->queue);
 	if (r->ev_term != NULL)

@@ -34,7 +34,11 @@ enum ctl_out {
 	CTL_OUT_SHOW,
 	CTL_OUT_CAT,
 	CTL_OUT_DONE,
-	CTL_OUT_CONFIG		/* no daemon: print the configuration */
+	CTL_OUT_CONFIG,		/* no daemon: print the configuration */
+	CTL_OUT_POLICY_CHECK,	/* exits 0 valid, 2 no policy, 1 error */
+	CTL_OUT_POLICY_SHOW,
+	CTL_OUT_POLICY_LIST,
+	CTL_OUT_POLICY_FLUSH
 };
 
 struct ctl_cmd {
@@ -66,6 +70,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "attempt delivery now: every message not held, or one" },
 	{ "config", NULL, 0, 0, "", CTL_OUT_CONFIG, NULL,
 	  "check the configuration file and print every effective value" },
+	{ "policy check", "policy.check", 1, 1, " DOMAIN", CTL_OUT_POLICY_CHECK, NULL,
+	  "resolve a domain's MTA-STS policy now, step by step" },
+	{ "policy show", "policy.show", 1, 1, " DOMAIN", CTL_OUT_POLICY_SHOW, NULL,
+	  "a domain's cached policy, its age and last failure" },
+	{ "policy list", "policy.list", 0, 0, "", CTL_OUT_POLICY_LIST, NULL,
+	  "every cached policy, one line each" },
+	{ "policy flush", "policy.flush", 1, 1, " DOMAIN|--all", CTL_OUT_POLICY_FLUSH, NULL,
+	  "forget a domain's cached policy, or all of them" },
 };
 
 #define CTL_NCMDS	(sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
@@ -77,6 +89,7 @@ struct ctl_opts {
 	size_t		 novr;
 	int		 json;
 	int		 timeout;	/* seconds */
+	int		 timeout_set;	/* -t given */
 };
 
 static void __attribute__((noreturn))
@@ -273,6 +286,18 @@ ctl_print(const struct ctl_cmd *c, const json_t *ans)
 	case CTL_OUT_SHOW:
 		r = ctl_print_show(ans, fp);
 		break;
+	case CTL_OUT_POLICY_CHECK:
+		r = ctl_print_policy_check(ans, fp);
+		break;
+	case CTL_OUT_POLICY_SHOW:
+		r = ctl_print_policy_show(ans, fp);
+		break;
+	case CTL_OUT_POLICY_LIST:
+		r = ctl_print_policy_list(ans, fp);
+		break;
+	case CTL_OUT_POLICY_FLUSH:
+		r = ctl_print_policy_flush(ans, fp);
+		break;
 	default:
 		r = ctl_print_done(ans, c->verb, fp);
 		break;
@@ -296,8 +321,13 @@ ctl_run(const struct ctl_opts *o, const char *path, const struct ctl_cmd *c,
 	char	*line, *answer;
 	int	 fd, r = 0;
 
-	if ((req = json_pack("{s:s}", "cmd", c->request)) == NULL ||
-	    (arg != NULL && json_object_set_new(req, "id", json_string(arg)) != 0))
+	if ((req = json_pack("{s:s}", "cmd", c->request)) == NULL)
+		die(EX_SOFTWARE, "cannot build the request");
+	if (arg != NULL && c->out == CTL_OUT_POLICY_FLUSH && strcmp(arg, "--all") == 0) {
+		if (json_object_set_new(req, "all", json_true()) != 0)
+			die(EX_SOFTWARE, "cannot build the request");
+	} else if (arg != NULL && json_object_set_new(req, strncmp(c->request, "policy.",
+	    7) == 0 ? "domain" : "id", json_string(arg)) != 0)
 		die(EX_SOFTWARE, "cannot build the request");
 	if ((line = json_dumps(req, JSON_COMPACT)) == NULL)
 		die(EX_SOFTWARE, "cannot build the request");
@@ -325,11 +355,13 @@ ctl_run(const struct ctl_opts *o, const char *path, const struct ctl_cmd *c,
 	}
 	if (!o->json)
 		r = ctl_print(c, ans);
+	if (r != -1 && c->out == CTL_OUT_POLICY_CHECK)
+		r = ctl_policy_exit(ans);	/* docs/stsrelayctl.8 */
 	json_decref(ans);
 	if (r == -1)
 		die(EX_PROTOCOL, "stsrelayd's answer lacks what %s needs (another version?)",
 		    c->words);
-	return 0;
+	return r;
 }
 
 static void
@@ -363,6 +395,7 @@ ctl_options(int argc, char **argv, struct ctl_opts *o)
 			if (strutil_parse_duration(optarg, &t) != 0 || t == 0 || t > 3600)
 				die(EX_USAGE, "-t %s: expected a duration from 1s to 1h", optarg);
 			o->timeout = (int)t;
+			o->timeout_set = 1;
 			break;
 		case 'j':
 			o->json = 1;
@@ -410,6 +443,8 @@ main(int argc, char **argv)
 		path = xstrdup(cfg.control_socket);
 		config_free(&cfg);
 	}
+	if (c->out == CTL_OUT_POLICY_CHECK && !o.timeout_set)
+		o.timeout = 150;	/* DNS, a fetch of up to 60 s (S10), MX hosts */
 	r = ctl_run(&o, path, c, argc > used ? argv[used] : NULL);
 	free(path);
 	if (fflush(stdout) != 0 || ferror(stdout))

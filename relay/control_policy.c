@@ -1,0 +1,438 @@
+/*
+ * control_policy.c: the MTA-STS policy commands of the control socket, on
+ * top of policy/policy.h only: policy.check (asynchronous: it answers when
+ * the traced resolution is done), policy.show, policy.list, policy.flush.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "relay/config.h"
+#include "relay/control.h"
+#include "relay/control_policy.h"
+
+#define CP_S(s)	control_json_string(s)
+
+struct cp {
+	struct policy	*policy;
+};
+
+static void
+cp_set(json_t *o, const char *key, json_t *v)
+{
+	if (v == NULL || json_object_set_new(o, key, v) == -1)
+		fatalx("cp_set: cannot build the answer (%s)", key);
+}
+
+static json_t *
+cp_object(void)
+{
+	json_t	*o;
+
+	if ((o = json_object()) == NULL)
+		fatalx("cp_object: out of memory");
+	return o;
+}
+
+static json_t *
+cp_array(void)
+{
+	json_t	*a;
+
+	if ((a = json_array()) == NULL)
+		fatalx("cp_array: out of memory");
+	return a;
+}
+
+static json_t *
+cp_strings(const char *const *v, size_t n)
+{
+	json_t	*a = cp_array();
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, CP_S(v[i]));
+	return a;
+}
+
+/* --- policy.check --- */
+
+static json_t *
+cp_host_json(const struct policy_diag_host *h)
+{
+	json_t	*o = cp_object(), *a = cp_array();
+	size_t	 i;
+
+	for (i = 0; i < h->naddrs; i++)
+		json_array_append_new(a, CP_S(h->addrs[i]));
+	cp_set(o, "name", CP_S(h->name));
+	cp_set(o, "addresses", a);
+	cp_set(o, "error", CP_S(h->error));
+	return o;
+}
+
+static json_t *
+cp_dcache_json(const struct policy_diag_cache *c)
+{
+	json_t	*o;
+
+	if (!c->present)
+		return json_null();
+	o = cp_object();
+	cp_set(o, "corrupt", json_boolean(c->corrupt));
+	cp_set(o, "id", CP_S(c->id));
+	cp_set(o, "mode", CP_S(policy_mode_name((enum policy_mode)c->mode)));
+	cp_set(o, "fetched", json_integer((json_int_t)c->fetched));
+	cp_set(o, "max_age", json_integer((json_int_t)c->max_age));
+	cp_set(o, "expires", json_integer(c->id[0] ? (json_int_t)(c->fetched + c->max_age) : 0));
+	cp_set(o, "fresh", json_boolean(c->fresh));
+	cp_set(o, "fail_id", CP_S(c->fail_id));
+	cp_set(o, "fail_time", json_integer((json_int_t)c->fail_time));
+	return o;
+}
+
+static json_t *
+cp_txt_json(const struct policy_diag *d)
+{
+	json_t	*o = cp_object(), *recs = cp_array(), *r;
+	size_t	 i;
+
+	for (i = 0; i < d->ntxt && i < POLICY_DIAG_MAX_TXT; i++) {
+		r = cp_object();
+		cp_set(r, "text", CP_S(d->txt[i].text));
+		cp_set(r, "length", json_integer((json_int_t)d->txt[i].len));
+		cp_set(r, "sts", json_boolean(d->txt[i].sts));
+		cp_set(r, "id", CP_S(d->txt[i].id));
+		cp_set(r, "error", CP_S(d->txt[i].error));
+		json_array_append_new(recs, r);
+	}
+	cp_set(o, "name", CP_S(d->txt_name));
+	cp_set(o, "status", CP_S(resolver_strstatus((enum resolver_status)d->txt_status)));
+	cp_set(o, "error", CP_S(d->txt_error));
+	cp_set(o, "records", recs);
+	cp_set(o, "count", json_integer((json_int_t)d->ntxt));
+	cp_set(o, "sts_count", json_integer((json_int_t)d->nsts));
+	cp_set(o, "id", CP_S(d->id));
+	cp_set(o, "reason", CP_S(d->txt_reason));
+	return o;
+}
+
+static json_t *
+cp_fetch_json(const struct policy_diag *d)
+{
+	json_t	*o;
+
+	if (!d->fetch_tried)
+		return json_null();
+	o = cp_object();
+	cp_set(o, "host", cp_host_json(&d->web));
+	cp_set(o, "url", CP_S(d->url));
+	cp_set(o, "http_status", json_integer(d->http_status));
+	cp_set(o, "content_type", d->content_type_seen ? CP_S(d->content_type) : json_null());
+	cp_set(o, "size", json_integer((json_int_t)d->size));
+	cp_set(o, "ok", json_boolean(d->fetch_ok));
+	cp_set(o, "result_type", CP_S(d->result_type));
+	cp_set(o, "error", CP_S(d->fetch_reason));
+	cp_set(o, "curl_error", CP_S(d->curl_error));
+	return o;
+}
+
+static json_t *
+cp_policy_json(const struct policy_diag *d)
+{
+	json_t	*o;
+
+	if (!d->have_policy)
+		return json_null();
+	o = cp_object();
+	cp_set(o, "mode", CP_S(policy_mode_name((enum policy_mode)d->mode)));
+	cp_set(o, "max_age", json_integer((json_int_t)d->max_age));
+	cp_set(o, "max_age_published", json_integer((json_int_t)d->max_age_published));
+	cp_set(o, "mx", cp_strings((const char *const *)d->mx, d->nmx));
+	cp_set(o, "warning", CP_S(d->policy_warning));
+	return o;
+}
+
+static json_t *
+cp_mx_json(const struct policy_diag *d)
+{
+	json_t	*o = cp_object(), *hosts = cp_array(), *h;
+	size_t	 i;
+
+	for (i = 0; i < d->nmxs; i++) {
+		h = cp_host_json(&d->mxs[i].host);
+		cp_set(h, "preference", json_integer(d->mxs[i].pref));
+		cp_set(h, "match", json_boolean(d->mxs[i].match));
+		cp_set(h, "pattern", CP_S(d->mxs[i].pattern));
+		json_array_append_new(hosts, h);
+	}
+	cp_set(o, "status", CP_S(resolver_strstatus((enum resolver_status)d->mx_status)));
+	cp_set(o, "error", CP_S(d->mx_error));
+	cp_set(o, "null_mx", json_boolean(d->null_mx));
+	cp_set(o, "implicit", json_boolean(d->mx_status == RESOLVER_NODATA));
+	cp_set(o, "hosts", hosts);
+	cp_set(o, "count", json_integer((json_int_t)d->nmxs_total));
+	cp_set(o, "matching", json_integer((json_int_t)d->nmatch));
+	return o;
+}
+
+static json_t *
+cp_result_json(const struct policy_result *r)
+{
+	json_t	*o = cp_object();
+
+	cp_set(o, "mode", CP_S(policy_mode_name(r->mode)));
+	cp_set(o, "source", CP_S(policy_source_name(r->source)));
+	cp_set(o, "id", CP_S(r->id));
+	cp_set(o, "mx", cp_strings(r->mx, r->nmx));
+	cp_set(o, "max_age", json_integer((json_int_t)r->max_age));
+	cp_set(o, "result_type", CP_S(r->result_type));
+	cp_set(o, "reason", CP_S(r->reason));
+	return o;
+}
+
+static void
+cp_on_diag(const struct policy_diag *d, void *arg)
+{
+	struct control_request	*req = arg;
+	json_t			*o = cp_object();
+
+	cp_set(o, "domain", CP_S(d->domain));
+	cp_set(o, "input", CP_S(d->input));
+	cp_set(o, "time", json_integer((json_int_t)d->now));
+	cp_set(o, "elapsed_ms", json_integer((json_int_t)d->elapsed_ms));
+	cp_set(o, "cache_before", cp_dcache_json(&d->before));
+	cp_set(o, "txt", cp_txt_json(d));
+	cp_set(o, "fetch", cp_fetch_json(d));
+	cp_set(o, "policy", cp_policy_json(d));
+	cp_set(o, "parse_error", CP_S(d->parse_error));
+	cp_set(o, "cache_after", cp_dcache_json(&d->after));
+	cp_set(o, "result", cp_result_json(d->result));
+	cp_set(o, "mx", cp_mx_json(d));
+	cp_set(o, "verdict", CP_S(policy_diag_verdict_name(d->verdict)));
+	cp_set(o, "exit", json_integer((json_int_t)d->verdict));
+	cp_set(o, "summary", CP_S(d->summary));
+	control_reply(req, o);
+}
+
+/* The "domain" argument, or an error answer and NULL. */
+static const char *
+cp_domain(struct control_request *req, const json_t *args)
+{
+	const char	*d = control_arg_string(args, "domain");
+
+	if (d == NULL || *d == '\0') {
+		control_reply_error(req, "%s needs a \"domain\"", control_request_cmd(req));
+		return NULL;
+	}
+	return d;
+}
+
+static void
+cp_check(struct control_request *req, const json_t *args, void *arg)
+{
+	struct cp	*cp = arg;
+	const char	*domain;
+
+	if ((domain = cp_domain(req, args)) == NULL)
+		return;
+	if (policy_diagnose(cp->policy, domain, cp_on_diag, req) == -1)
+		control_reply_error(req, "not a valid domain name: %.255s", domain);
+}
+
+/* --- policy.show, policy.list --- */
+
+static json_t *
+cp_cached_json(const struct policy_cached *c, int full)
+{
+	json_t		*o = cp_object();
+	uint64_t	 now = (uint64_t)time(NULL), exp;
+
+	cp_set(o, "domain", CP_S(c->domain));
+	cp_set(o, "corrupt", json_boolean(c->corrupt));
+	if (c->corrupt)
+		return o;
+	exp = c->id[0] != '\0' ? c->fetched + c->max_age : 0;
+	cp_set(o, "id", CP_S(c->id));
+	cp_set(o, "mode", CP_S(policy_mode_name(c->mode)));
+	cp_set(o, "mx", cp_strings(c->mx, c->nmx));
+	cp_set(o, "fetched", json_integer((json_int_t)c->fetched));
+	cp_set(o, "age", json_integer(c->fetched != 0 && now > c->fetched ?
+	    (json_int_t)(now - c->fetched) : 0));
+	cp_set(o, "max_age", json_integer((json_int_t)c->max_age));
+	cp_set(o, "expires", json_integer((json_int_t)exp));
+	cp_set(o, "fresh", json_boolean(exp != 0 && now < exp));
+	cp_set(o, "fail_id", CP_S(c->fail_id));
+	cp_set(o, "fail_time", json_integer((json_int_t)c->fail_time));
+	cp_set(o, "fail_retry", json_integer((json_int_t)c->fail_retry));
+	cp_set(o, "backoff", json_boolean(c->fail_retry > now));
+	if (full)
+		cp_set(o, "text", CP_S(c->text != NULL ? c->text : ""));
+	return o;
+}
+
+static void
+cp_show_one(const struct policy_cached *c, void *arg)
+{
+	json_t	**out = arg;
+
+	*out = cp_cached_json(c, 1);
+}
+
+static void
+cp_show(struct control_request *req, const json_t *args, void *arg)
+{
+	struct cp	*cp = arg;
+	const char	*domain;
+	json_t		*o = NULL;
+	int		 rc;
+
+	if ((domain = cp_domain(req, args)) == NULL)
+		return;
+	rc = policy_show(cp->policy, domain, cp_show_one, &o);
+	if (rc == 0 && o != NULL)
+		control_reply(req, o);
+	else if (rc == 1)
+		control_reply_error(req, "no cached policy for %.255s", domain);
+	else
+		control_reply_error(req, "cannot read the policy cache for %.255s", domain);
+}
+
+struct cp_list {
+	json_t	*a;
+	size_t	 n;
+	int	 truncated;
+};
+
+static int
+cp_list_one(const struct policy_cached *c, void *arg)
+{
+	struct cp_list	*l = arg;
+
+	if (l->n >= CONTROL_POLICY_LIST_MAX) {
+		l->truncated = 1;
+		return 1;
+	}
+	json_array_append_new(l->a, cp_cached_json(c, 0));
+	l->n++;
+	return 0;
+}
+
+static void
+cp_list(struct control_request *req, const json_t *args, void *arg)
+{
+	struct cp	*cp = arg;
+	struct cp_list	 l;
+	json_t		*o;
+
+	memset(&l, 0, sizeof(l));
+	l.a = cp_array();
+	if (policy_list(cp->policy, cp_list_one, &l) == -1) {
+		json_decref(l.a);
+		control_reply_error(req, "cannot read the policy cache");
+		return;
+	}
+	o = cp_object();
+	cp_set(o, "policies", l.a);
+	cp_set(o, "count", json_integer((json_int_t)l.n));
+	cp_set(o, "truncated", json_boolean(l.truncated));
+	control_reply(req, o);
+}
+
+/* --- policy.flush --- */
+
+struct cp_flush {
+	char	**domains;
+	size_t	  n, cap;
+};
+
+static int
+cp_flush_collect(const struct policy_cached *c, void *arg)
+{
+	struct cp_flush	*f = arg;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap == 0 ? 16 : f->cap * 2;
+		f->domains = xreallocarray(f->domains, f->cap, sizeof(*f->domains));
+	}
+	f->domains[f->n++] = xstrdup(c->domain);
+	return 0;
+}
+
+static void
+cp_flush_all(struct control_request *req, struct cp *cp)
+{
+	struct cp_flush	f;
+	size_t		i, done = 0;
+	int		rc;
+
+	memset(&f, 0, sizeof(f));
+	rc = policy_list(cp->policy, cp_flush_collect, &f);
+	for (i = 0; i < f.n; i++) {
+		if (rc != -1 && policy_forget(cp->policy, f.domains[i]) == 0)
+			done++;
+		free(f.domains[i]);
+	}
+	free(f.domains);
+	if (rc == -1) {
+		control_reply_error(req, "cannot read the policy cache");
+		return;
+	}
+	log_info("control: %zu cached policies forgotten", done);
+	control_reply(req, json_pack("{s:s, s:I}", "domain", "all policies",
+	    "count", (json_int_t)done));
+}
+
+static void
+cp_flush(struct control_request *req, const json_t *args, void *arg)
+{
+	struct cp	*cp = arg;
+	const char	*domain;
+	int		 rc;
+
+	if (json_is_true(json_object_get(args, "all"))) {
+		cp_flush_all(req, cp);
+		return;
+	}
+	if ((domain = cp_domain(req, args)) == NULL)
+		return;
+	if ((rc = policy_forget(cp->policy, domain)) == 1)
+		control_reply_error(req, "no cached policy for %.255s", domain);
+	else if (rc == -1)
+		control_reply_error(req, "cannot forget the policy of %.255s", domain);
+	else
+		control_reply(req, json_pack("{s:o, s:I}", "domain", CP_S(domain),
+		    "count", (json_int_t)1));
+}
+
+void
+control_policy_register(struct control *ctl, struct policy *policy)
+{
+	struct cp	*cp = xcalloc(1, sizeof(*cp));
+
+	cp->policy = policy;
+	if (control_register(ctl, "policy.check", cp_check, cp) == -1 ||
+	    control_register(ctl, "policy.show", cp_show, cp) == -1 ||
+	    control_register(ctl, "policy.list", cp_list, cp) == -1 ||
+	    control_register(ctl, "policy.flush", cp_flush, cp) == -1)
+		fatalx("control_policy_register: policy commands registered twice");
+	control_adopt(ctl, cp);
+}
+
+void
+control_policy_params(const struct config *cfg, struct policy_params *pp)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->cainfo = cfg->ca_bundle;
+	pp->dns = cfg->dns_servers;
+	pp->ndns = cfg->ndns_servers;
+	pp->policy_port = (unsigned)cfg->policy_port;
+	pp->fetch_timeout_s = (unsigned)cfg->policy_fetch_timeout;
+	pp->recheck_interval_s = (unsigned)cfg->policy_recheck_interval;
+	pp->tempfail_bound_s = (unsigned)cfg->policy_tempfail_bound;
+	pp->backoff_s = (unsigned)cfg->policy_fetch_backoff;
+	/* docs/policy-cache.md: decisions reused from memory for a minute */
+	pp->front_ttl_s = CONTROL_POLICY_FRONT_TTL;
+}

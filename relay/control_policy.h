@@ -1,0 +1,32 @@
+/*
+ * control_policy.h: the MTA-STS policy commands of the control socket.
+ *
+ *   policy.check domain  a live, traced resolution (policy_diagnose): every
+ *                        step, the verdict ("valid", "none", "error") and
+ *                        "exit", the status stsrelayctl exits with (0, 2, 1)
+ *   policy.show domain   the cached record: id, mode, mx, fetched, max_age,
+ *                        expires, age, fresh, last failure, the policy text
+ *   policy.list          {"policies":[...],"count":N}: every cached record
+ *   policy.flush domain  forget one cached policy; {"all":true}: every one
+ * A domain without a cached record answers {"ok":false,"error":"no cached
+ * policy for DOMAIN"}.
+ */
+#ifndef RELAY_CONTROL_POLICY_H
+#define RELAY_CONTROL_POLICY_H
+
+#include "policy/policy.h"
+
+struct config;
+struct control;
+
+#define CONTROL_POLICY_LIST_MAX	100000	/* records in one policy.list */
+#define CONTROL_POLICY_FRONT_TTL 60	/* seconds a decision is reused from memory */
+
+void	control_policy_register(struct control *, struct policy *);
+/*
+ * The engine's parameters from the configuration (pointers into cfg), with
+ * the front cache of decisions on (CONTROL_POLICY_FRONT_TTL).
+ */
+void	control_policy_params(const struct config *, struct policy_params *);
+
+#endif
