@@ -411,6 +411,24 @@ ctl_options(int argc, char **argv, struct ctl_opts *o)
 	}
 }
 
+/*
+ * "--json" may also follow the command ("queue list --json", as admins type
+ * it): take it out of the operands. Returns the operands left.
+ */
+static int
+ctl_take_json(int argc, char **argv, struct ctl_opts *o)
+{
+	int i, n = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			o->json = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -423,6 +441,7 @@ main(int argc, char **argv)
 	ctl_options(argc, argv, &o);
 	argc -= optind;
 	argv += optind;
+	argc = ctl_take_json(argc, argv, &o);
 	if (argc == 0) {
 		fprintf(stderr, "stsrelayctl: no command given\n");
 		usage(stderr, EX_USAGE);

@@ -32,7 +32,7 @@ greeting=$(smtp_session 'QUIT
 case "$greeting" in "220 relay.test ESMTP"*) r=0 ;; *) r=1 ;; esac
 ok $r "greeting names the host name: $greeting"
 
-queue_ids() { ctl --json queue list | python3 -c '
+queue_ids() { ctl queue list --json | python3 -c '
 import json, sys
 for m in json.load(sys.stdin)["messages"]: print(m["id"])'; }
 
