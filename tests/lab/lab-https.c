@@ -115,9 +115,13 @@ https_set_state(struct https_conn *c, enum https_state st)
 static void
 https_free(struct https_conn *c)
 {
+	SSL	*ssl = bufferevent_openssl_get_ssl(c->bev);
+
 	log_debug("conn=%lu closed in state %s", c->id, https_strstate(c->state));
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (ssl != NULL)
+		SSL_set_app_data(ssl, NULL);	/* no alert callback after this */
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -348,6 +352,19 @@ https_on_event(struct bufferevent *bev, short what, void *arg)
 	https_free(c);
 }
 
+/* TLS alerts either way: a client refusing our certificate says so here. */
+static void
+https_on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct https_conn	*c = SSL_get_app_data(ssl);
+
+	if (c == NULL || (where & SSL_CB_ALERT) == 0)
+		return;
+	lab_rec(c->srv->log, "tls-alert conn=%lu dir=%s level=%s alert=\"%s\"", c->id,
+	    (where & SSL_CB_READ) ? "received" : "sent", SSL_alert_type_string_long(ret),
+	    SSL_alert_desc_string_long(ret));
+}
+
 static int
 https_on_sni(SSL *ssl, int *alert, void *arg)
 {
@@ -416,6 +433,8 @@ https_on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *
 	c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
 	c->bev = bev;
+	SSL_set_app_data(ssl, c);
+	SSL_set_info_callback(ssl, https_on_tls_info);
 	c->id = ++srv->nconn;
 	strutil_lcpy(c->peer, peer, sizeof(c->peer));
 	bufferevent_setcb(bev, https_on_read, https_on_write, https_on_event, c);

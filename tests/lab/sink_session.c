@@ -165,8 +165,12 @@ sink_reset(struct sink_session *s)
 static void
 sink_free(struct sink_session *s)
 {
+	SSL	*ssl;
+
 	sink_log(s, "closed");
 	sink_reset(s);
+	if (s->bev != NULL && (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL)
+		SSL_set_app_data(ssl, NULL);	/* no alert callback after this */
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	free(s);
@@ -250,6 +254,19 @@ sink_cmd_helo(struct sink_session *s, const char *args)
 	sink_reply(s, "250 %s", s->l->conf->hostname);
 }
 
+/* TLS alerts either way: a client refusing our certificate says so here. */
+static void
+sink_on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct sink_session	*s = SSL_get_app_data(ssl);
+
+	if (s == NULL || (where & SSL_CB_ALERT) == 0)
+		return;
+	sink_log(s, "tls alert %s level=%s alert=\"%s\"",
+	    (where & SSL_CB_READ) ? "received" : "sent", SSL_alert_type_string_long(ret),
+	    SSL_alert_desc_string_long(ret));
+}
+
 static void
 sink_start_tls(struct sink_session *s)
 {
@@ -261,6 +278,8 @@ sink_start_tls(struct sink_session *s)
 		sink_close(s);
 		return;
 	}
+	SSL_set_app_data(ssl, s);
+	SSL_set_info_callback(ssl, sink_on_tls_info);
 	tbev = bufferevent_openssl_filter_new(s->l->srv->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tbev == NULL) {

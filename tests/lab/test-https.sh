@@ -91,6 +91,24 @@ is "$(subject mta-sts.html.test)" "CN=mx.wrong.test" "SNI without a section cert
 get mta-sts.html.test -o /dev/null
 is $? 60 "curl refuses the wrong-name default certificate (exit 60)"
 
+c=$(grep -c '^.* closed conn=[0-9]* state=request by=peer' "$L")
+get mta-sts.html.test -o /dev/null
+lab_wait_count 'closed conn=[0-9]+ state=request by=peer' "$L" $((c + 1)) 5
+ok $? "curl refusing the certificate: the connection closes before any request"
+echo | openssl s_client -connect "127.0.0.1:$H" -servername mta-sts.html.test \
+    -verify_hostname mta-sts.html.test -verify_return_error -CAfile "$P/root.pem" >/dev/null 2>&1
+lab_wait_grep 'tls-alert conn=[0-9]+ dir=received level=fatal alert="bad certificate"' "$L" 5
+ok $? "s_client refusing the certificate: its fatal alert is logged"
+
+# stall-accept: TCP accepted, TLS never started
+printf 'cert %s %s\nstall-accept 1\n' "$P/web.pem" "$P/web.key" >"$LAB_DIR/stall.conf"
+lab_https "$LAB_DIR/stall.conf" stall || bail "second lab-https did not start"
+curl -sS --max-time 1 --cacert "$P/root.pem" --resolve "mta-sts.d.test:$LAB_HTTPS_PORT:127.0.0.1" \
+    -o /dev/null "https://mta-sts.d.test:$LAB_HTTPS_PORT$URL" 2>/dev/null
+is $? 28 "stall-accept: connection accepted, no TLS, curl times out (exit 28)"
+grep -q 'accept peer=127.0.0.1:[0-9]* action=stall-accept' "$LAB_DIR/stall.log"
+ok $? "stall-accept is logged"
+
 "$LAB_BIN/lab-https" -h | grep -q "usage: lab-https"
 ok $? "-h prints the usage"
 printf 'host x\n  status abc\n' >"$LAB_DIR/bad.conf"

@@ -68,6 +68,8 @@ verify_err 127.0.0.3 a.mx1.d.test 62
 ok $? "wildcard *.d.test: hostname mismatch for a.mx1.d.test"
 verify_err 127.0.0.4 mx1.d.test 10
 ok $? "expired: certificate has expired (10)"
+lab_wait_grep 'listener=expired tls alert received level=fatal alert="certificate expired"' "$LOG" 5
+ok $? "sink log: the client's fatal alert (certificate expired)"
 verify_err 127.0.0.5 mx1.d.test 9
 ok $? "not yet valid: certificate is not yet valid (9)"
 verify_err 127.0.0.6 mx1.d.test 18
