@@ -161,6 +161,31 @@ printf 'EHLO raw\r\nSTARTTLS\r\nRSET\r\n' | raw 127.0.0.2 '220 2.0.0' >"$LAB_DIR
 lab_wait_grep 'discarded=6 bytes of plaintext sent after STARTTLS' "$LOG" 5
 ok $? "plaintext pipelined after STARTTLS is discarded and logged"
 
+# raw client over TLS: MAIL right after the handshake, without EHLO again
+rawtls() { # ADDR SNI: EHLO, STARTTLS, then stdin inside TLS; print the TLS replies
+	perl -MIO::Socket::INET -MNet::SSLeay -e '
+		$SIG{ALRM} = sub { print STDERR "rawtls: no close within 10 s\n"; exit 1 };
+		alarm 10;
+		my $s = IO::Socket::INET->new(PeerAddr => $ARGV[0]) or die "connect: $!";
+		sub reply { my $a = ""; while ($a !~ /(^|\n)\d{3} [^\n]*\n\z/) {
+			sysread($s, my $b, 1) or die "eof"; $a .= $b; } return $a; }
+		reply(); print $s "EHLO raw\r\n"; reply();
+		print $s "STARTTLS\r\n"; reply() =~ /^220/ or die "no 220";
+		Net::SSLeay::initialize();
+		my $ctx = Net::SSLeay::CTX_new() or die; my $ssl = Net::SSLeay::new($ctx) or die;
+		Net::SSLeay::set_fd($ssl, fileno($s));
+		Net::SSLeay::set_tlsext_host_name($ssl, $ARGV[1]);
+		Net::SSLeay::connect($ssl) == 1 or die "handshake failed";
+		binmode STDIN; local $/; Net::SSLeay::ssl_write_all($ssl, <STDIN>);
+		while (defined(my $r = Net::SSLeay::read($ssl))) { last if $r eq ""; print $r; }' "$1:$S" "$2"
+}
+printf 'MAIL FROM:<noehlo@e.test>\r\nRCPT TO:<x@d.test>\r\nDATA\r\nSubject: raw\r\n\r\nhi\r\n.\r\nQUIT\r\n' |
+    rawtls 127.0.0.2 mx1.d.test >"$LAB_DIR/rawtls.out"
+grep -q '^221 ' "$LAB_DIR/rawtls.out"
+ok $? "TLS session closed promptly after QUIT (221, then close_notify and close)"
+lab_wait_grep 'from=<noehlo@e.test>.* tls=TLSv1.3 .*sni=mx1.d.test ehlo_after_tls=no mail_plaintext=no' "$IDX" 5
+ok $? "record: a client that skips EHLO after TLS is recorded as ehlo_after_tls=no"
+
 grep -q 'conn=[0-9]* listener=valid C: MAIL FROM:<a@e.test>' "$LOG" &&
     grep -q 'listener=valid S: 220 2.0.0 Ready to start TLS' "$LOG"
 ok $? "session log: commands and replies"
