@@ -6,7 +6,7 @@
 # delivered over verified TLS, so the refusal is not an accident of the lab.
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/lab/lab.sh"
-lab_have_relay || skip_all "stsrelayd is not built yet (this branch has no daemon)"
+lab_have_relay || skip_all "stsrelayd is not built"
 lab_need swaks openssl
 LAB_TIMEOUT=${LAB_TIMEOUT_SCENARIO:-30}
 DEFERRED='to=<?victim@d\.test>?.*status=deferred'
