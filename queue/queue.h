@@ -5,6 +5,10 @@
  * transactions share one log flush. The event loop never waits on the disk;
  * it learns of durability through the callback of queue_submit().
  * Everything here is called from the event loop thread only.
+ *
+ * The storage thread activates an event on the base, so the base must be
+ * created after evthread_use_pthreads(). While the queue is open it keeps a
+ * periodic checkpoint timer on the base.
  */
 #ifndef QUEUE_QUEUE_H
 #define QUEUE_QUEUE_H
@@ -39,9 +43,17 @@ struct queue_params {
 
 struct queue	*queue_open(struct event_base *, const struct queue_params *,
 		    char *err, size_t errlen);
-/* Waits for the storage thread, checkpoints, closes the environment. */
+/*
+ * Waits for the storage thread, checkpoints, closes the environment. The
+ * callbacks of submissions still in flight run before it returns. Not to be
+ * called from a queue_commit_cb.
+ */
 void		 queue_close(struct queue *);
-/* The environment, so that policy/ keeps its cache database in it. */
+/*
+ * The environment, so that policy/ keeps its cache database in it (close
+ * that database before queue_close()). Transactional, DB_THREAD, private to
+ * this process.
+ */
 struct __db_env	*queue_dbenv(struct queue *);
 const char	*queue_strstatus(enum queue_status);
 
@@ -109,6 +121,11 @@ enum queue_status queue_info(struct queue *, const char *id, struct queue_msg_in
 void		 queue_info_free(struct queue_msg_info *);
 /* Append the stored message (headers and body, CRLF lines) to out. */
 enum queue_status queue_body(struct queue *, const char *id, struct evbuffer *out);
+/*
+ * A held message is never due: hold removes its schedule entry, release
+ * makes it due now, flush leaves it held. Holding a held message or
+ * releasing one that is not held is QUEUE_OK and changes nothing.
+ */
 enum queue_status queue_delete(struct queue *, const char *id);
 enum queue_status queue_hold(struct queue *, const char *id);
 enum queue_status queue_release(struct queue *, const char *id);
@@ -122,5 +139,31 @@ struct queue_counts {
 	uint64_t	deferred;		/* messages with a deferred recipient */
 };
 enum queue_status queue_counts(struct queue *, struct queue_counts *);
+
+/*
+ * Delivery: the earliest schedule entry, whatever its time. QUEUE_OK fills id
+ * and *when (the message is due when *when <= now; otherwise a caller arms a
+ * timer for *when - now), QUEUE_ENOENT when nothing is scheduled. Held
+ * messages have no schedule entry.
+ */
+enum queue_status queue_next_due(struct queue *, time_t now,
+		    char id[QUEUE_ID_MAX], time_t *when);
+
+/* Storage thread figures, for logs, the control socket and benchmarks. */
+struct queue_stats {
+	uint64_t	submitted;	/* queue_submit() calls */
+	uint64_t	committed;	/* transactions reported QUEUE_OK */
+	uint64_t	failed;		/* reported QUEUE_ETEMP or QUEUE_ENOSPC */
+	uint64_t	flushes;	/* log flushes, one per batch */
+	uint64_t	max_batch;	/* most transactions covered by one flush */
+	uint64_t	retries;	/* transactions retried after a deadlock */
+	uint64_t	checkpoints;
+};
+void		 queue_stats(struct queue *, struct queue_stats *);
+/*
+ * At most n transactions per log flush (0: no limit, the default). 1 turns
+ * group commit off: one flush per message, for measurements and tests.
+ */
+void		 queue_set_batch_max(struct queue *, size_t n);
 
 #endif

@@ -58,6 +58,7 @@ struct config {
 
 	/* files and process */
 	char			*spool_directory;	/* default LOCALSTATEDIR/lib/stsrelay */
+	uint64_t		 spool_commit_batch;	/* messages per log flush; 0 = no limit */
 	char			*control_socket;	/* default RUNSTATEDIR/stsrelay/control.sock */
 	char			*run_as;		/* user to run as when started as root; "" = no change */
 	char			*pid_file;		/* "" = none */
@@ -74,8 +75,23 @@ struct config {
  */
 int	config_load(struct config *, const char *path, char *const *overrides,
 	    size_t noverrides, char *err, size_t errlen);
+/* The same from an open stream (tests, fuzzing); name is used in errors. */
+int	config_load_stream(struct config *, FILE *, const char *name,
+	    char *const *overrides, size_t noverrides, char *err, size_t errlen);
 void	config_free(struct config *);
 /* postconf -n style: every effective setting, "key = value", one a line. */
 void	config_print(const struct config *, FILE *);
+
+/* The keys, in table order, for documentation and tests. */
+struct config_keyinfo {
+	const char	*name;
+	const char	*type;		/* "number", "duration", "address list" ... */
+	const char	*def;		/* built-in default as written in the file */
+	const char	*help;		/* one line */
+	char		 accepts[200];	/* "a whole number from 100 to 100000" */
+};
+size_t	config_nkeys(void);
+/* Fills the i-th key's description; -1 when i >= config_nkeys(). */
+int	config_keyinfo(size_t, struct config_keyinfo *);
 
 #endif

@@ -49,7 +49,7 @@ main(int argc, char **argv)
 	struct stat	 st;
 	struct dirent	*de;
 	DIR		*d;
-	char		 path[4096], *defargs[3];
+	char		 path[4096], corpus[4096], *defargs[3];
 	int		 i;
 
 	if (argc == 1) {
@@ -62,14 +62,14 @@ main(int argc, char **argv)
 		len = strlen(base);
 		if (len > 2 && strcmp(base + len - 2, ".t") == 0)
 			len -= 2;
-		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/%.*s",
+		snprintf(corpus, sizeof(corpus), "%s/tests/fuzz/corpus/%.*s",
 		    top != NULL ? top : ".", (int)len, base);
-		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			printf("Bail out! no corpus at %s\n", path);
+		if (stat(corpus, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			printf("Bail out! no corpus at %s\n", corpus);
 			return 1;
 		}
 		defargs[0] = argv[0];
-		defargs[1] = path;
+		defargs[1] = corpus;
 		defargs[2] = NULL;
 		argv = defargs;
 		argc = 2;

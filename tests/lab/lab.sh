@@ -168,6 +168,11 @@ lab_have_relay() {
 	[ -x "$top_builddir/stsrelayd" ] && [ -x "$top_builddir/stsrelayctl" ]
 }
 
+# lab_relay_can FEATURE: does this stsrelayd list FEATURE in stsrelayd -V?
+lab_relay_can() {
+	lab_have_relay && "$top_builddir/stsrelayd" -V | grep -q "^features:.* $1\( \|$\)"
+}
+
 # lab_relay [-o key=value]...: start stsrelayd in the foreground, pointed at the
 # lab by configuration only (DNS, CA bundle, ports). Needs LAB_DNS_PORT,
 # LAB_PKI and LAB_SINK_PORT (delivery port); LAB_HTTPS_PORT when set. Sets

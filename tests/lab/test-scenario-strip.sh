@@ -7,6 +7,7 @@
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/lab/lab.sh"
 lab_have_relay || skip_all "stsrelayd is not built"
+lab_relay_can delivery || skip_all "this stsrelayd does not deliver yet (stsrelayd -V lists no delivery)"
 lab_need swaks openssl
 LAB_TIMEOUT=${LAB_TIMEOUT_SCENARIO:-30}
 DEFERRED='to=<?victim@d\.test>?.*status=deferred'

@@ -1,0 +1,242 @@
+/* ctl_print.c: stsrelayctl's human-readable forms of the daemon's answers. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/strutil.h"
+#include "common/xmalloc.h"
+#include "relay/ctl_print.h"
+
+static const char *
+cp_str(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static uint64_t
+cp_int(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ?
+	    (uint64_t)json_integer_value(v) : 0;
+}
+
+static void
+cp_time(uint64_t t, char *buf, size_t len)
+{
+	time_t		tt = (time_t)t;
+	struct tm	tm;
+
+	if (t == 0 || localtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%a %b %e %H:%M:%S", &tm) == 0)
+		strutil_lcpy(buf, "-", len);
+}
+
+/* Write text with CRLF line ends as LF lines. */
+static void
+cp_lines(const char *p, size_t len, FILE *fp)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
+			continue;
+		fputc(p[i], fp);
+	}
+}
+
+/* key or key_base64: the bytes of a text the daemon sent either way. */
+static int
+cp_text(const json_t *o, const char *key, FILE *fp)
+{
+	char		 b64key[64];
+	unsigned char	*raw;
+	size_t		 len;
+	json_t		*v;
+
+	if ((v = json_object_get(o, key)) != NULL && json_is_string(v)) {
+		cp_lines(json_string_value(v), json_string_length(v), fp);
+		return 0;
+	}
+	snprintf(b64key, sizeof(b64key), "%s_base64", key);
+	if ((v = json_object_get(o, b64key)) == NULL || !json_is_string(v) ||
+	    ctl_unbase64(json_string_value(v), &raw, &len) == -1)
+		return -1;
+	cp_lines((const char *)raw, len, fp);
+	free(raw);
+	return 0;
+}
+
+int
+ctl_print_status(const json_t *o, FILE *fp)
+{
+	const json_t	*q = json_object_get(o, "queue"), *s = json_object_get(o, "sessions");
+	const json_t	*l = json_object_get(o, "listen");
+	char		 up[32], since[64];
+	size_t		 i;
+
+	if (!json_is_object(q) || !json_is_object(s) || !json_is_array(l))
+		return -1;
+	strutil_format_duration(cp_int(o, "uptime"), up, sizeof(up));
+	cp_time(cp_int(o, "started"), since, sizeof(since));
+	fprintf(fp, "stsrelayd %s, pid %" PRIu64 ", up %s (since %s)\n", cp_str(o, "version"),
+	    cp_int(o, "pid"), up, since);
+	fprintf(fp, "host name:  %s\n", cp_str(o, "hostname"));
+	fprintf(fp, "listening:");
+	for (i = 0; i < json_array_size(l); i++)
+		fprintf(fp, " %s", json_string_value(json_array_get(l, i)) != NULL ?
+		    json_string_value(json_array_get(l, i)) : "?");
+	fprintf(fp, "\nqueue:      %" PRIu64 " messages, %" PRIu64 " recipients pending, "
+	    "%" PRIu64 " held, %" PRIu64 " deferred\n", cp_int(q, "messages"),
+	    cp_int(q, "recipients_pending"), cp_int(q, "held"), cp_int(q, "deferred"));
+	fprintf(fp, "sessions:   %" PRIu64 " open, %" PRIu64 " since start\n",
+	    cp_int(s, "current"), cp_int(s, "total"));
+	return 0;
+}
+
+static void
+cp_rcpts(const json_t *m, FILE *fp)
+{
+	const json_t	*rs = json_object_get(m, "recipients"), *r;
+	size_t		 i;
+
+	for (i = 0; i < json_array_size(rs); i++) {
+		r = json_array_get(rs, i);
+		fprintf(fp, "    %-9s %3" PRIu64 " %-8s %s", cp_str(r, "state"),
+		    cp_int(r, "attempts"), cp_int(r, "attempts") == 1 ? "attempt" : "attempts",
+		    cp_str(r, "addr"));
+		if (*cp_str(r, "last_reason") != '\0')
+			fprintf(fp, "  (%s)", cp_str(r, "last_reason"));
+		fputc('\n', fp);
+	}
+}
+
+int
+ctl_print_list(const json_t *o, FILE *fp)
+{
+	const json_t	*msgs = json_object_get(o, "messages"), *m;
+	const char	*sender;
+	char		 when[64], id[64];
+	uint64_t	 bytes = 0;
+	size_t		 i, n;
+
+	if (!json_is_array(msgs))
+		return -1;
+	if ((n = json_array_size(msgs)) == 0) {
+		fprintf(fp, "Mail queue is empty\n");
+		return 0;
+	}
+	fprintf(fp, "-Queue ID-----  --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+	for (i = 0; i < n; i++) {
+		m = json_array_get(msgs, i);
+		cp_time(cp_int(m, "arrival"), when, sizeof(when));
+		sender = cp_str(m, "sender");
+		snprintf(id, sizeof(id), "%s%s", cp_str(m, "id"),
+		    json_is_true(json_object_get(m, "held")) ? "!" : "");
+		fprintf(fp, "%-15s %8" PRIu64 " %-20s %s\n", id, cp_int(m, "size"), when,
+		    *sender != '\0' ? sender : "<>");
+		cp_rcpts(m, fp);
+		bytes += cp_int(m, "size");
+	}
+	fprintf(fp, "\n-- %" PRIu64 " KiB in %zu message%s%s\n", (bytes + 1023) / 1024, n,
+	    n == 1 ? "" : "s", json_is_true(json_object_get(o, "truncated")) ?
+	    " (only the first ones are listed)" : "");
+	return 0;
+}
+
+int
+ctl_print_show(const json_t *o, FILE *fp)
+{
+	char when[64], next[64];
+
+	cp_time(cp_int(o, "arrival"), when, sizeof(when));
+	cp_time(cp_int(o, "next_attempt"), next, sizeof(next));
+	fprintf(fp, "id:           %s%s\n", cp_str(o, "id"),
+	    json_is_true(json_object_get(o, "held")) ? " (held)" : "");
+	fprintf(fp, "sender:       <%s>\n", cp_str(o, "sender"));
+	fprintf(fp, "arrival:      %s\n", when);
+	fprintf(fp, "size:         %" PRIu64 " bytes\n", cp_int(o, "size"));
+	fprintf(fp, "client:       %s (helo %s)\n", cp_str(o, "client_addr"), cp_str(o, "helo"));
+	if (*cp_str(o, "auth_user") != '\0')
+		fprintf(fp, "auth user:    %s\n", cp_str(o, "auth_user"));
+	fprintf(fp, "body:         %s%s\n", json_is_true(json_object_get(o, "8bitmime")) ?
+	    "8BITMIME" : "7BIT", json_is_true(json_object_get(o, "smtputf8")) ? " SMTPUTF8" : "");
+	fprintf(fp, "next attempt: %s\n", next);
+	fprintf(fp, "recipients:\n");
+	cp_rcpts(o, fp);
+	fputc('\n', fp);
+	if (cp_text(o, "headers", fp) == -1)
+		return -1;
+	if (json_is_true(json_object_get(o, "headers_truncated")))
+		fprintf(fp, "[headers cut short]\n");
+	return 0;
+}
+
+int
+ctl_print_cat(const json_t *o, FILE *fp)
+{
+	return cp_text(o, "message", fp);
+}
+
+int
+ctl_print_done(const json_t *o, const char *verb, FILE *fp)
+{
+	const char *id = cp_str(o, "id");
+
+	fprintf(fp, "%s: %s\n", *id != '\0' ? id : "queue", verb);
+	return 0;
+}
+
+static int
+cp_b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+ctl_unbase64(const char *s, unsigned char **out, size_t *outlen)
+{
+	size_t		 len = strlen(s), i, n = 0;
+	unsigned char	*o;
+	uint32_t	 v;
+	int		 j, d, pad;
+
+	if (len % 4 != 0)
+		return -1;
+	o = xmalloc(len / 4 * 3 + 1);
+	for (i = 0; i < len; i += 4) {
+		for (v = 0, pad = 0, j = 0; j < 4; j++) {
+			if (s[i + j] == '=' && i + 4 == len && j >= 2 &&
+			    (j == 3 || s[i + 3] == '=')) {
+				pad++;
+				d = 0;
+			} else if ((d = cp_b64val(s[i + j])) == -1 || pad > 0) {
+				free(o);
+				return -1;
+			}
+			v = v << 6 | (uint32_t)d;
+		}
+		o[n++] = (unsigned char)(v >> 16);
+		if (pad < 2)
+			o[n++] = (unsigned char)(v >> 8);
+		if (pad < 1)
+			o[n++] = (unsigned char)v;
+	}
+	*out = o;
+	*outlen = n;
+	return 0;
+}

@@ -1,0 +1,452 @@
+/*
+ * smtp_session.c: one inbound SMTP session's I/O layer: lines in, replies
+ * out, per-state timeouts, the STARTTLS upgrade, DATA octets to the DATA
+ * state machine. What a command means lives in smtp_cmd.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "common/xmalloc.h"
+#include "relay/config.h"
+#include "relay/smtp_parse.h"
+#include "relay/smtp_session.h"
+#include "relay/tls_server.h"
+
+/* Input is taken in bounded steps: a session never holds more than this. */
+#define SMTP_READ_HIWAT		(16 * 1024)
+/* Replies not yet taken by the client: stop reading commands beyond this. */
+#define SMTP_WRITE_HIWAT	(16 * 1024)
+/* AUTH responses may be longer than a command line (RFC 4954 4). */
+#define SMTP_AUTH_LINE_MAX	2048
+
+enum timeout_kind { TO_NONE, TO_GREETING, TO_COMMAND, TO_DATA, TO_TLS };
+
+static const struct {
+	const char		*name;
+	enum timeout_kind	 timeout;
+} states[SMTP_S_COUNT] = {
+	[SMTP_S_INIT] =		{ "INIT", TO_GREETING },
+	[SMTP_S_HELO] =		{ "HELO", TO_COMMAND },
+	[SMTP_S_MAIL] =		{ "MAIL", TO_COMMAND },
+	[SMTP_S_RCPT] =		{ "RCPT", TO_COMMAND },
+	[SMTP_S_DATA] =		{ "DATA", TO_DATA },
+	[SMTP_S_COMMIT] =	{ "COMMIT", TO_NONE },
+	[SMTP_S_TLS_WAIT] =	{ "TLS_WAIT", TO_TLS },
+	[SMTP_S_TLS] =		{ "TLS", TO_TLS },
+	[SMTP_S_AUTH_PLAIN] =	{ "AUTH_PLAIN", TO_COMMAND },
+	[SMTP_S_AUTH_USER] =	{ "AUTH_USER", TO_COMMAND },
+	[SMTP_S_AUTH_PASS] =	{ "AUTH_PASS", TO_COMMAND },
+	[SMTP_S_CLOSING] =	{ "CLOSING", TO_COMMAND },
+};
+
+static void	session_read(struct bufferevent *, void *);
+static void	session_write(struct bufferevent *, void *);
+static void	session_event(struct bufferevent *, short, void *);
+
+const char *
+smtp_strstate(enum smtp_state st)
+{
+	if ((unsigned)st >= SMTP_S_COUNT)
+		return "?";
+	return states[st].name;
+}
+
+static uint64_t
+state_timeout(const struct config *cfg, enum smtp_state st)
+{
+	switch (states[st].timeout) {
+	case TO_GREETING:
+		return cfg->timeout_greeting;
+	case TO_COMMAND:
+		return cfg->timeout_command;
+	case TO_DATA:
+		return cfg->timeout_data;
+	case TO_TLS:
+		return cfg->timeout_tls_handshake;
+	case TO_NONE:
+		break;
+	}
+	return 0;
+}
+
+static void
+set_timeouts(struct smtp_session *s)
+{
+	struct timeval	tv;
+	uint64_t	t;
+
+	if (s->bev == NULL || s->srv == NULL)
+		return;
+	t = state_timeout(s->srv->cfg, s->state);
+	tv.tv_sec = (time_t)t;
+	tv.tv_usec = 0;
+	if (bufferevent_set_timeouts(s->bev, t ? &tv : NULL, t ? &tv : NULL) != 0)
+		log_warnx("%s: cannot set timeouts", s->addr);
+}
+
+void
+smtp_session_transition(struct smtp_session *s, enum smtp_state st)
+{
+	if ((unsigned)st >= SMTP_S_COUNT)
+		fatalx("smtp_session_transition: bad state %d", (int)st);
+	log_debug("%s: %s -> %s", s->addr, smtp_strstate(s->state), smtp_strstate(st));
+	s->state = st;
+	set_timeouts(s);
+}
+
+void
+smtp_session_raw(struct smtp_session *s, const char *line)
+{
+	if (s->bev == NULL)
+		return;
+	if (evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n", line) == -1)
+		log_warnx("%s: cannot queue reply", s->addr);
+}
+
+void
+smtp_session_reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
+{
+	char	text[512], line[600];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (status != NULL)
+		snprintf(line, sizeof(line), "%d %s %s", code, status, text);
+	else
+		snprintf(line, sizeof(line), "%d %s", code, text);
+	log_debug("%s: >>> %s", s->addr, line);
+	smtp_session_raw(s, line);
+}
+
+void
+smtp_session_close_reply(struct smtp_session *s, int code, const char *status, const char *text)
+{
+	smtp_session_reply(s, code, status, "%s", text);
+	if (s->bev != NULL && bufferevent_disable(s->bev, EV_READ) != 0)
+		log_warnx("%s: cannot stop reading", s->addr);
+	if (s->bev != NULL && bufferevent_enable(s->bev, EV_WRITE) != 0)
+		log_warnx("%s: cannot write", s->addr);
+	smtp_session_transition(s, SMTP_S_CLOSING);
+}
+
+/* Forget the transaction (RSET, end of DATA). */
+void
+smtp_session_reset(struct smtp_session *s)
+{
+	size_t i;
+
+	free(s->sender);
+	s->sender = NULL;
+	for (i = 0; i < s->nrcpts; i++)
+		free(s->rcpts[i]);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = 0;
+	if (s->body != NULL)
+		evbuffer_free(s->body);
+	s->body = NULL;
+	free(s->data);
+	s->data = NULL;
+	s->id[0] = '\0';
+	s->flags &= ~(uint32_t)(SMTP_F_8BIT | SMTP_F_UTF8);
+}
+
+static int
+setup_bev(struct smtp_session *s)
+{
+	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_READ_HIWAT);
+	return bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+void
+smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct smtp_session	*s;
+	size_t			 i;
+
+	s = xcalloc(1, sizeof(*s));
+	s->srv = srv;
+	s->fd = fd;
+	memcpy(&s->ss, sa, salen < sizeof(s->ss) ? salen : sizeof(s->ss));
+	netaddr_format(sa, s->addr, sizeof(s->addr));
+	netaddr_format_host(sa, s->addr_host, sizeof(s->addr_host));
+	for (i = 0; i < srv->cfg->nclient_networks; i++)
+		if (netaddr_cidr_match(&srv->cfg->client_networks[i], sa))
+			s->flags |= SMTP_F_RELAY_NET;
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
+	s->state = SMTP_S_INIT;
+	if ((s->bev = bufferevent_socket_new(srv->base, fd, 0)) == NULL ||
+	    setup_bev(s) != 0) {
+		log_warnx("%s: cannot set up the connection", s->addr);
+		smtp_session_destroy(s);
+		return;
+	}
+	log_info("connect from %s", s->addr);
+	smtp_session_transition(s, SMTP_S_INIT);
+	smtp_session_reply(s, 220, NULL, "%s ESMTP stsrelay", srv->cfg->hostname);
+}
+
+/* Close the connection; the session itself may live on (COMMIT). */
+static void
+close_conn(struct smtp_session *s)
+{
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	s->bev = NULL;
+	if (s->fd != -1 && close(s->fd) == -1)
+		log_warn("%s: close", s->addr);
+	s->fd = -1;
+	if (s->srv != NULL) {
+		log_info("disconnect from %s messages=%llu rcpts=%llu errors=%u%s",
+		    s->addr, (unsigned long long)s->nmessages,
+		    (unsigned long long)s->nrcpt_total, s->errors,
+		    (s->flags & SMTP_F_TLS) ? " tls=yes" : "");
+		smtp_server_session_gone(s->srv, s);
+		s->srv = NULL;
+	}
+}
+
+void
+smtp_session_destroy(struct smtp_session *s)
+{
+	close_conn(s);
+	if (s->state == SMTP_S_COMMIT) {
+		/* the queue holds s as its callback argument: free it there */
+		s->flags |= SMTP_F_GONE;
+		return;
+	}
+	smtp_session_reset(s);
+	free(s->helo);
+	if (s->auth_user != NULL)
+		explicit_bzero(s->auth_user, strlen(s->auth_user));
+	free(s->auth_user);
+	free(s);
+}
+
+/* After the 220 to STARTTLS: no plaintext already received may count (H3). */
+void
+smtp_session_starttls(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+
+	if (evbuffer_drain(in, evbuffer_get_length(in)) != 0)
+		fatalx("smtp_session_starttls: evbuffer_drain failed");
+	if (bufferevent_disable(s->bev, EV_READ) != 0)
+		log_warnx("%s: cannot stop reading", s->addr);
+	smtp_session_transition(s, SMTP_S_TLS_WAIT);
+}
+
+/* The 220 is on the wire: swap the plain bufferevent for a TLS one. */
+static void
+begin_tls(struct smtp_session *s)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if ((ssl = tls_server_ssl_new(s->srv->tls)) == NULL) {
+		log_warnx("%s: cannot create TLS session", s->addr);
+		smtp_session_destroy(s);
+		return;
+	}
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		log_warnx("%s: cannot start TLS", s->addr);
+		smtp_session_destroy(s);
+		return;
+	}
+	s->fd = -1;	/* the TLS bufferevent owns it now */
+	s->bev = bev;
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/* H3: forget everything said before TLS */
+	smtp_session_reset(s);
+	free(s->helo);
+	s->helo = NULL;
+	s->flags &= ~(uint32_t)(SMTP_F_EHLO | SMTP_F_AUTH);
+	if (setup_bev(s) != 0) {
+		log_warnx("%s: cannot start TLS", s->addr);
+		smtp_session_destroy(s);
+		return;
+	}
+	smtp_session_transition(s, SMTP_S_TLS);
+}
+
+static void
+tls_done(struct smtp_session *s)
+{
+	char	desc[128];
+	SSL	*ssl = bufferevent_openssl_get_ssl(s->bev);
+
+	s->flags |= SMTP_F_TLS;
+	if (ssl != NULL) {
+		tls_server_describe(ssl, desc, sizeof(desc));
+		log_info("%s: TLS established %s", s->addr, desc);
+	}
+	smtp_session_transition(s, SMTP_S_INIT);
+	smtp_session_resume(s);
+}
+
+/* Read one line; 0 when more input is needed. */
+static int
+read_line(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 eol;
+	char			 line[SMTP_AUTH_LINE_MAX + 1];
+	size_t			 eol_len, limit, len;
+	int			 auth;
+
+	auth = s->state == SMTP_S_AUTH_PLAIN || s->state == SMTP_S_AUTH_USER ||
+	    s->state == SMTP_S_AUTH_PASS;
+	limit = auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX;
+	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+	if (eol.pos == -1) {
+		/* H6: over the limit before the line ends: throw it away */
+		if (evbuffer_get_length(in) > limit) {
+			s->flags |= SMTP_F_DISCARD;
+			evbuffer_drain(in, evbuffer_get_length(in));
+		}
+		return 0;
+	}
+	len = (size_t)eol.pos + 1;
+	if ((s->flags & SMTP_F_DISCARD) || len > limit) {
+		s->flags &= ~(uint32_t)SMTP_F_DISCARD;
+		evbuffer_drain(in, len);
+		if (auth)	/* an AUTH exchange ends with its overlong response */
+			smtp_session_transition(s, SMTP_S_HELO);
+		smtp_session_reply(s, 500, "5.5.2", "Line too long");
+		smtp_cmd_error(s);
+		return 1;
+	}
+	if (evbuffer_remove(in, line, len) != (int)len)
+		fatalx("read_line: evbuffer_remove short");
+	line[len] = '\0';
+	if (len < 2 || line[len - 2] != '\r') {
+		smtp_session_reply(s, 500, "5.5.2", "Bare LF received; lines end with CRLF");
+		smtp_cmd_error(s);
+		explicit_bzero(line, len);
+		return 1;
+	}
+	line[len - 2] = '\0';
+	smtp_cmd_line(s, line, len - 2);
+	explicit_bzero(line, len);
+	return 1;
+}
+
+/* DATA octets to the state machine. */
+static void
+read_data(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_iovec	vec[8];
+	size_t			total = 0, used;
+	int			n, i, ended = 0;
+
+	n = evbuffer_peek(in, -1, NULL, vec, 8);
+	for (i = 0; i < n && i < 8 && !ended; i++) {
+		ended = smtp_data_feed(s->data, vec[i].iov_base, vec[i].iov_len, &used);
+		total += used;
+	}
+	if (evbuffer_drain(in, total) != 0)
+		fatalx("read_data: evbuffer_drain failed");
+	if (ended)
+		smtp_cmd_data_end(s);
+}
+
+/* Process what is buffered, in order, as far as the state allows (pipelining). */
+void
+smtp_session_resume(struct smtp_session *s)
+{
+	struct evbuffer	*in;
+
+	while (s->bev != NULL && s->srv != NULL) {
+		in = bufferevent_get_input(s->bev);
+		if (evbuffer_get_length(in) == 0)
+			return;
+		/* a client that does not read its replies gets no more (resumed in session_write) */
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_WRITE_HIWAT)
+			return;
+		switch (s->state) {
+		case SMTP_S_DATA:
+			read_data(s, in);
+			break;
+		case SMTP_S_COMMIT:
+		case SMTP_S_TLS_WAIT:
+		case SMTP_S_TLS:
+		case SMTP_S_CLOSING:
+			return;
+		default:
+			if (!read_line(s, in))
+				return;
+			break;
+		}
+	}
+}
+
+static void
+session_read(struct bufferevent *bev, void *arg)
+{
+	smtp_session_resume(arg);
+}
+
+static void
+session_write(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
+		return;
+	if (s->state == SMTP_S_CLOSING)
+		smtp_session_destroy(s);
+	else if (s->state == SMTP_S_TLS_WAIT)
+		begin_tls(s);
+	else
+		smtp_session_resume(s);
+}
+
+static void
+session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == SMTP_S_TLS)
+			tls_done(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("%s: timeout in state %s", s->addr, smtp_strstate(s->state));
+		if (s->state == SMTP_S_CLOSING || s->state == SMTP_S_TLS ||
+		    s->state == SMTP_S_TLS_WAIT || (what & BEV_EVENT_WRITING))
+			smtp_session_destroy(s);
+		else
+			smtp_session_close_reply(s, 421, "4.4.2", "Timeout, closing connection");
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		if (s->state == SMTP_S_TLS)
+			log_info("%s: TLS handshake failed", s->addr);
+		else if (errno != 0)
+			log_debug("%s: connection error: %s", s->addr, strerror(errno));
+	}
+	if (s->state != SMTP_S_CLOSING && s->state != SMTP_S_COMMIT &&
+	    s->state != SMTP_S_INIT && s->state != SMTP_S_HELO)
+		log_info("%s: lost connection in state %s", s->addr, smtp_strstate(s->state));
+	smtp_session_destroy(s);
+}

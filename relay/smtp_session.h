@@ -1,0 +1,128 @@
+/*
+ * smtp_session.h: internals shared by the SMTP server's files:
+ * smtp_server.c (listeners, limits), smtp_session.c (I/O, states, timeouts,
+ * STARTTLS) and smtp_cmd.c (the command table and DATA hand-off).
+ * Not for use outside the SMTP server.
+ */
+#ifndef RELAY_SMTP_SESSION_H
+#define RELAY_SMTP_SESSION_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdint.h>
+
+#include "queue/queue.h"
+#include "relay/smtp_data.h"
+#include "relay/smtp_server.h"
+
+struct bufferevent;
+struct event;
+struct evconnlistener;
+struct auth;
+typedef struct ssl_ctx_st SSL_CTX;
+
+enum smtp_state {
+	SMTP_S_INIT = 0,	/* greeted, no HELO/EHLO yet */
+	SMTP_S_HELO,		/* HELO/EHLO seen, no transaction */
+	SMTP_S_MAIL,		/* MAIL FROM accepted */
+	SMTP_S_RCPT,		/* at least one RCPT TO accepted */
+	SMTP_S_DATA,		/* reading the message */
+	SMTP_S_COMMIT,		/* waiting for the queue's callback */
+	SMTP_S_TLS_WAIT,	/* 220 to STARTTLS being flushed */
+	SMTP_S_TLS,		/* TLS handshake */
+	SMTP_S_AUTH_PLAIN,	/* 334 sent, waiting for the PLAIN response */
+	SMTP_S_AUTH_USER,	/* AUTH LOGIN: waiting for the user name */
+	SMTP_S_AUTH_PASS,	/* AUTH LOGIN: waiting for the password */
+	SMTP_S_CLOSING,		/* last reply being flushed, then close */
+	SMTP_S_COUNT
+};
+
+#define SMTP_F_EHLO		0x01	/* EHLO (not HELO): ESMTP */
+#define SMTP_F_TLS		0x02	/* TLS is up */
+#define SMTP_F_AUTH		0x04	/* authenticated */
+#define SMTP_F_RELAY_NET	0x08	/* client in client_networks */
+#define SMTP_F_GONE		0x10	/* connection closed while in COMMIT */
+#define SMTP_F_DISCARD		0x20	/* discarding an overlong line */
+#define SMTP_F_8BIT		0x40	/* BODY=8BITMIME */
+#define SMTP_F_UTF8		0x80	/* SMTPUTF8 */
+
+struct smtp_session {
+	TAILQ_ENTRY(smtp_session) entry;
+	struct smtp_server	*srv;		/* NULL once the server is gone */
+	struct bufferevent	*bev;
+	int			 fd;
+	enum smtp_state		 state;
+	uint32_t		 flags;
+	uint32_t		 errors;
+	uint64_t		 nmessages;	/* accepted in this session */
+	uint64_t		 nrcpt_total;
+	struct sockaddr_storage	 ss;
+	char			 addr[48];	/* "192.0.2.1:port" or "[::1]:port" */
+	char			 addr_host[48];	/* "192.0.2.1" */
+	char			*helo;
+	char			*auth_user;
+	/* the transaction */
+	char			 id[QUEUE_ID_MAX];
+	char			*sender;
+	char			**rcpts;
+	size_t			 nrcpts;
+	struct evbuffer		*body;		/* only during DATA and COMMIT */
+	struct smtp_data	*data;		/* only during DATA */
+	uint64_t		 data_size;	/* octets received in DATA */
+};
+
+struct smtp_listener {
+	int			 fd;
+	struct evconnlistener	*lev;
+};
+
+struct smtp_client_count;
+
+#define SMTP_CLIENT_BUCKETS	1024
+
+struct smtp_server {
+	struct event_base	*base;
+	const struct config	*cfg;
+	struct queue		*queue;
+	SSL_CTX			*tls;
+	struct auth		*auth;
+	struct smtp_listener	 listeners[16];
+	size_t			 nlisteners;
+	int			 stopping;
+	TAILQ_HEAD(, smtp_session) sessions;
+	struct smtp_client_count *clients[SMTP_CLIENT_BUCKETS];
+	struct smtp_server_stats stats;
+};
+
+/* smtp_session.c */
+const char	*smtp_strstate(enum smtp_state);
+void		 smtp_session_new(struct smtp_server *, int fd, const struct sockaddr *,
+		    socklen_t);
+void		 smtp_session_transition(struct smtp_session *, enum smtp_state);
+void		 smtp_session_reply(struct smtp_session *, int code, const char *status,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void		 smtp_session_raw(struct smtp_session *, const char *line);
+/* Reply and close once flushed. */
+void		 smtp_session_close_reply(struct smtp_session *, int code, const char *status,
+		    const char *text);
+void		 smtp_session_starttls(struct smtp_session *);
+void		 smtp_session_resume(struct smtp_session *);
+void		 smtp_session_destroy(struct smtp_session *);
+void		 smtp_session_reset(struct smtp_session *);
+
+/* smtp_cmd.c */
+void		 smtp_cmd_line(struct smtp_session *, char *line, size_t len);
+void		 smtp_cmd_error(struct smtp_session *);
+
+/* smtp_commit.c: end of DATA: Received: header, queue_submit, the reply */
+void		 smtp_cmd_data_end(struct smtp_session *);
+
+/* smtp_auth.c: AUTH PLAIN and LOGIN (RFC 4954) */
+void		 smtp_auth_cmd(struct smtp_session *, const char *arg);
+void		 smtp_auth_line(struct smtp_session *, const char *line);
+
+/* smtp_server.c */
+void		 smtp_server_session_gone(struct smtp_server *, struct smtp_session *);
+
+#endif

@@ -1,0 +1,180 @@
+/* test_auth.c: base64, SASL PLAIN, the credentials file. */
+#include <sys/stat.h>
+
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "relay/auth.h"
+#include "tests/tap.h"
+
+static char	dir[] = "/tmp/test_auth.XXXXXX";
+
+static void
+test_b64(void)
+{
+	static const struct { const char *in; int rc; const char *out; } t[] = {
+		{ "", 0, "" },
+		{ "YQ==", 0, "a" },
+		{ "YWI=", 0, "ab" },
+		{ "YWJj", 0, "abc" },
+		{ "AGFsaWNlAHMzY3JldA==", 0, "\0alice\0s3cret" },
+		{ "YQ=", -1, "" },
+		{ "Y===", -1, "" },
+		{ "=YWJ", -1, "" },
+		{ "YQ==YWJj", -1, "" },
+		{ "YR==", -1, "" },	/* non-zero bits under the padding */
+		{ "YW J", -1, "" },
+		{ "YW\nJ", -1, "" },
+		{ "YWJ*", -1, "" },
+	};
+	unsigned char	out[64];
+	size_t		i, len;
+	char		name[100];
+	int		rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		rc = auth_b64_decode(t[i].in, strlen(t[i].in), out, sizeof(out), &len);
+		snprintf(name, sizeof(name), "base64 case %zu: %s", i, t[i].rc ? "refused" : "decoded");
+		if (t[i].rc == 0)
+			ok(rc == 0 && len == (i == 4 ? 13 : strlen(t[i].out)) &&
+			    memcmp(out, t[i].out, len) == 0, name);
+		else
+			is_int(rc, -1, name);
+	}
+	is_int(auth_b64_decode("YWJj", 4, out, 2, &len), -1, "base64: output bound respected");
+}
+
+static void
+test_plain(void)
+{
+	static const struct { const char *in; size_t len; int rc; const char *user, *pass; } t[] = {
+		{ "\0alice\0s3cret", 13, 0, "alice", "s3cret" },
+		{ "alice\0alice\0s3cret", 18, 0, "alice", "s3cret" },
+		{ "bob\0alice\0s3cret", 16, -1, "", "" },
+		{ "\0\0s3cret", 8, -1, "", "" },
+		{ "\0alice\0", 7, -1, "", "" },
+		{ "\0alice", 6, -1, "", "" },
+		{ "\0alice\0s3\0cret", 14, -1, "", "" },
+		{ "", 0, -1, "", "" },
+	};
+	char	user[AUTH_FIELD_MAX], pass[AUTH_FIELD_MAX], name[100];
+	size_t	i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(name, sizeof(name), "SASL PLAIN case %zu: %s", i, t[i].rc ? "refused" : "split");
+		if (t[i].rc == 0)
+			ok(auth_plain_split((const unsigned char *)t[i].in, t[i].len, user,
+			    sizeof(user), pass, sizeof(pass)) == 0 && strcmp(user, t[i].user) == 0 &&
+			    strcmp(pass, t[i].pass) == 0, name);
+		else
+			is_int(auth_plain_split((const unsigned char *)t[i].in, t[i].len, user,
+			    sizeof(user), pass, sizeof(pass)), -1, name);
+	}
+}
+
+static const char *
+write_file(const char *name, const char *text, mode_t mode)
+{
+	static char	path[256];
+	FILE		*f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) == NULL || fputs(text, f) == EOF || fclose(f) != 0 ||
+	    chmod(path, mode) != 0) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(1);
+	}
+	return path;
+}
+
+/* "$6$" hash from `openssl passwd -6`, as an administrator makes one. */
+static void
+openssl_hash(const char *pw, char *out, size_t len)
+{
+	char	cmd[256];
+	FILE	*p;
+
+	snprintf(cmd, sizeof(cmd), "openssl passwd -6 -salt testsalt '%s'", pw);
+	if ((p = popen(cmd, "r")) == NULL || fgets(out, (int)len, p) == NULL) {
+		printf("Bail out! openssl passwd failed\n");
+		exit(1);
+	}
+	pclose(p);
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static void
+test_file(void)
+{
+	struct auth	*a;
+	char		 sha[200], yes[200], text[600], err[300];
+	const char	*path, *y;
+
+	openssl_hash("s3cret", sha, sizeof(sha));
+	ok(strncmp(sha, "$6$", 3) == 0, "openssl passwd -6 gives a $6$ hash");
+	y = crypt("hunter2", crypt_gensalt("$y$", 0, NULL, 0));
+	ok(y != NULL && strncmp(y, "$y$", 3) == 0, "libxcrypt makes a $y$ hash");
+	snprintf(yes, sizeof(yes), "%s", y != NULL ? y : "");
+	snprintf(text, sizeof(text), "# users\n\nalice:%s\nbob:%s\n", sha, yes);
+
+	path = write_file("good", text, 0600);
+	a = auth_load(path, err, sizeof(err));
+	ok(a != NULL, "mode 600 file with $6$ and $y$ hashes loads");
+	if (a == NULL)
+		diag("%s", err);
+	else {
+		is_int(auth_count(a), 2, "two users");
+		ok(auth_verify(a, "alice", "s3cret"), "sha512-crypt password verifies");
+		ok(!auth_verify(a, "alice", "s3cret "), "wrong password refused");
+		ok(auth_verify(a, "bob", "hunter2"), "yescrypt password verifies");
+		ok(!auth_verify(a, "bob", "s3cret"), "another user's password refused");
+		ok(!auth_verify(a, "carol", "s3cret"), "unknown user refused");
+		ok(!auth_verify(a, "", ""), "empty user refused");
+		auth_free(a);
+	}
+
+	path = write_file("open", text, 0640);
+	ok(auth_load(path, err, sizeof(err)) == NULL && strstr(err, path) != NULL &&
+	    strstr(err, "group or others") != NULL, "group-readable file refused, naming it");
+	path = write_file("world", text, 0604);
+	ok(auth_load(path, err, sizeof(err)) == NULL, "world-readable file refused");
+
+	snprintf(text, sizeof(text), "alice:%s\nbroken line\n", sha);
+	path = write_file("bad1", text, 0600);
+	ok(auth_load(path, err, sizeof(err)) == NULL && strstr(err, ":2: malformed") != NULL,
+	    "malformed line refused with file:line");
+	diag("%s", err);
+	path = write_file("bad2", "alice:plaintext\n", 0600);
+	ok(auth_load(path, err, sizeof(err)) == NULL && strstr(err, ":1:") != NULL,
+	    "a plaintext password instead of a hash refused");
+	snprintf(text, sizeof(text), "alice:%s\nalice:%s", sha, sha);
+	path = write_file("bad3", text, 0600);
+	ok(auth_load(path, err, sizeof(err)) == NULL && strstr(err, "duplicate") != NULL,
+	    "duplicate user refused (last line without newline)");
+	snprintf(text, sizeof(text), ":%s\n", sha);
+	path = write_file("bad4", text, 0600);
+	ok(auth_load(path, err, sizeof(err)) == NULL, "empty user name refused");
+	snprintf(err, sizeof(err), "%s/missing", dir);
+	ok(auth_load(err, text, sizeof(text)) == NULL, "missing file refused");
+}
+
+int
+main(void)
+{
+	char cmd[300];
+
+	if (mkdtemp(dir) == NULL) {
+		printf("Bail out! mkdtemp\n");
+		return 1;
+	}
+	test_b64();
+	test_plain();
+	test_file();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", dir);
+	return tap_done();
+}

@@ -1,0 +1,237 @@
+/*
+ * test_smtp_tls.c: STARTTLS (H3) and AUTH over loopback: plaintext sent
+ * after STARTTLS is never executed, state is forgotten, AUTH only over TLS,
+ * PLAIN and LOGIN, relay only for client networks or authenticated users.
+ */
+#include <sys/stat.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "common/netaddr.h"
+#include "common/strutil.h"
+#include "relay/smtp_server.h"
+#include "tests/tap.h"
+#include "tests/unit/smtp_harness.h"
+
+static struct h_server	hs;
+static char		dir[] = "/tmp/test_smtp_tls.XXXXXX";
+static char		cert[300], key[300], creds[300];
+
+static void
+bail(const char *why)
+{
+	printf("Bail out! %s\n", why);
+	exit(1);
+}
+
+static void
+setup_files(void)
+{
+	char	cmd[1200], hash[200];
+	FILE	*p, *f;
+
+	if (mkdtemp(dir) == NULL)
+		bail("mkdtemp");
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(creds, sizeof(creds), "%s/passwd", dir);
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -subj /CN=test -days 1 -keyout '%s' -out '%s' 2>/dev/null", key, cert);
+	if (system(cmd) != 0)
+		bail("openssl req failed");
+	if ((p = popen("openssl passwd -6 -salt tlstest s3cret", "r")) == NULL ||
+	    fgets(hash, sizeof(hash), p) == NULL)
+		bail("openssl passwd failed");
+	pclose(p);
+	hash[strcspn(hash, "\n")] = '\0';
+	if ((f = fopen(creds, "w")) == NULL || fprintf(f, "alice:%s\n", hash) < 0 ||
+	    fclose(f) != 0 || chmod(creds, 0600) != 0)
+		bail("cannot write the credentials file");
+}
+
+static void
+config(void)
+{
+	h_config(&hs.cfg);
+	hs.cfg.tls_cert_file = cert;
+	hs.cfg.tls_key_file = key;
+	hs.cfg.smtp_auth = 1;
+	hs.cfg.auth_credentials_file = creds;
+	hs.cfg.timeout_tls_handshake = 1;
+	hs.cfg.max_errors = 20;
+	/* 127.0.0.1 is not a client network: only AUTH opens the relay */
+	netaddr_cidr_parse("10.0.0.0/8", &hs.cfg.client_networks[0]);
+}
+
+static void
+b64(const char *in, size_t len, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+}
+
+static void
+tls_session(struct h_conn *c)
+{
+	if (h_connect(c, hs.port, NULL) != 0 || h_reply(c) != 220 ||
+	    h_cmd(c, "EHLO client.test") != 250 || h_cmd(c, "STARTTLS") != 220 ||
+	    h_starttls(c) != 0 || h_cmd(c, "EHLO client.test") != 250)
+		bail("cannot open a TLS session");
+}
+
+static void
+test_starttls(void)
+{
+	struct h_conn c;
+
+	ok(h_connect(&c, hs.port, NULL) == 0 && h_reply(&c) == 220, "connect");
+	is_int(h_cmd(&c, "EHLO client.test"), 250, "EHLO");
+	ok(strstr(c.reply, "250-STARTTLS\r\n") != NULL || strstr(c.reply, "250 STARTTLS\r\n") != NULL,
+	    "STARTTLS offered with a certificate");
+	ok(strstr(c.reply, "AUTH") == NULL, "H3: AUTH not offered before TLS");
+	is_int(h_cmd(&c, "AUTH PLAIN AGFsaWNlAHMzY3JldA=="), 538, "H3: AUTH before TLS refused");
+	ok(strstr(c.reply, "538 5.7.11") != NULL, "H9: 538 5.7.11");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test>"), 250, "MAIL");
+	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 554, "H5: not a client network, not authenticated");
+	is_int(h_cmd(&c, "STARTTLS"), 503, "STARTTLS inside a transaction refused");
+	is_int(h_cmd(&c, "RSET"), 250, "RSET");
+	h_sends(&c, "STARTTLS\r\nMAIL FROM:<x@y.test>\r\n");
+	is_int(h_reply(&c), 220, "STARTTLS pipelined with a plaintext MAIL");
+	is_str(c.reply, "220 2.0.0 Ready to start TLS\r\n", "220 2.0.0 Ready to start TLS");
+	is_int(h_pending(&c), 0, "H3: no plaintext reply to the injected MAIL");
+	ok(h_starttls(&c) == 0, "TLS handshake");
+	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 503, "H3: the injected MAIL was never executed");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test>"), 503, "H3: EHLO forgotten after STARTTLS");
+	is_int(h_cmd(&c, "EHLO client.test"), 250, "EHLO over TLS");
+	ok(strstr(c.reply, "STARTTLS") == NULL, "no STARTTLS over TLS");
+	ok(strstr(c.reply, "250-AUTH PLAIN LOGIN\r\n") != NULL || strstr(c.reply,
+	    "250 AUTH PLAIN LOGIN\r\n") != NULL, "AUTH PLAIN LOGIN offered over TLS");
+	is_int(h_cmd(&c, "STARTTLS"), 503, "STARTTLS twice: 503");
+	ok(strstr(c.reply, "503 5.5.1") != NULL, "STARTTLS twice: 503 5.5.1");
+	h_close(&c);
+}
+
+static void
+test_auth_plain(void)
+{
+	struct h_conn	c;
+	char		line[200], enc[100];
+	const char	*m;
+
+	tls_session(&c);
+	b64("\0alice\0wrong", 12, enc);
+	snprintf(line, sizeof(line), "AUTH PLAIN %s", enc);
+	is_int(h_cmd(&c, line), 535, "AUTH PLAIN with a wrong password: 535");
+	ok(strstr(c.reply, "535 5.7.8") != NULL, "H9: 535 5.7.8");
+	is_int(h_cmd(&c, "AUTH PLAIN !!!!"), 501, "undecodable response: 501");
+	is_int(h_cmd(&c, "AUTH CRAM-MD5"), 504, "unknown mechanism: 504");
+	is_int(h_cmd(&c, "AUTH PLAIN"), 334, "AUTH PLAIN without initial response: 334");
+	is_int(h_cmd(&c, "*"), 501, "'*' cancels");
+	b64("\0alice\0s3cret", 13, enc);
+	snprintf(line, sizeof(line), "AUTH PLAIN %s", enc);
+	is_int(h_cmd(&c, line), 235, "AUTH PLAIN with the right password: 235");
+	ok(strstr(c.reply, "235 2.7.0") != NULL, "H9: 235 2.7.0");
+	is_int(h_cmd(&c, line), 503, "AUTH twice: 503");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test>"), 250, "MAIL");
+	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 250, "H5: authenticated clients may relay");
+	is_int(h_cmd(&c, "DATA"), 354, "DATA");
+	is_int(h_cmd(&c, "Subject: t\r\n\r\nhello\r\n."), 250, "queued");
+	is_int(h_nmsgs(&hs), 1, "stored");
+	m = hs.q.msgs[0].body;
+	ok(strstr(m, " with ESMTPSA id ") != NULL, "Received: says ESMTPSA");
+	is_str(hs.q.msgs[0].auth_user, "alice", "envelope carries the authenticated user");
+	h_close(&c);
+}
+
+static void
+test_auth_login(void)
+{
+	struct h_conn	c;
+	char		enc[100];
+
+	tls_session(&c);
+	is_int(h_cmd(&c, "AUTH LOGIN"), 334, "AUTH LOGIN: 334");
+	is_str(c.reply, "334 VXNlcm5hbWU6\r\n", "asks for the user name");
+	b64("alice", 5, enc);
+	is_int(h_cmd(&c, enc), 334, "user name: 334");
+	is_str(c.reply, "334 UGFzc3dvcmQ6\r\n", "asks for the password");
+	b64("s3cret", 6, enc);
+	is_int(h_cmd(&c, enc), 235, "AUTH LOGIN: 235");
+	h_close(&c);
+
+	tls_session(&c);
+	b64("alice", 5, enc);
+	{
+		char line[120];
+
+		snprintf(line, sizeof(line), "AUTH LOGIN %s", enc);
+		is_int(h_cmd(&c, line), 334, "AUTH LOGIN with the user as initial response");
+	}
+	b64("nope", 4, enc);
+	is_int(h_cmd(&c, enc), 535, "AUTH LOGIN wrong password: 535");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test>"), 250, "MAIL");
+	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 554, "H5: failed AUTH does not open the relay");
+	h_close(&c);
+}
+
+static void
+test_handshake_timeout(void)
+{
+	struct h_conn	c;
+	uint64_t	t0;
+
+	ok(h_connect(&c, hs.port, NULL) == 0 && h_reply(&c) == 220 &&
+	    h_cmd(&c, "EHLO x") == 250 && h_cmd(&c, "STARTTLS") == 220, "STARTTLS, then silence");
+	t0 = strutil_now_ms();
+	ok(h_eof(&c), "TLS handshake timeout closes the connection");
+	ok(strutil_now_ms() - t0 < 5000, "within the deadline");
+	h_close(&c);
+}
+
+static void
+test_config_errors(void)
+{
+	struct config	 cfg;
+	char		 err[300];
+	struct smtp_server *srv;
+
+	h_config(&cfg);
+	cfg.smtp_auth = 1;
+	cfg.auth_credentials_file = creds;
+	srv = smtp_server_new(NULL, &cfg, err, sizeof(err));
+	ok(srv == NULL && strstr(err, "tls_cert_file") != NULL, "smtp_auth without TLS refused");
+	cfg.tls_cert_file = cert;
+	cfg.tls_key_file = cert;
+	srv = smtp_server_new(NULL, &cfg, err, sizeof(err));
+	ok(srv == NULL && strstr(err, cert) != NULL, "certificate without its key refused");
+	cfg.tls_key_file = key;
+	chmod(creds, 0644);
+	srv = smtp_server_new(NULL, &cfg, err, sizeof(err));
+	ok(srv == NULL && strstr(err, creds) != NULL, "readable credentials file refused");
+	chmod(creds, 0600);
+}
+
+int
+main(void)
+{
+	char cmd[400], err[300];
+
+	setup_files();
+	config();
+	if (h_start(&hs, err, sizeof(err)) != 0)
+		bail(err);
+	test_starttls();
+	test_auth_plain();
+	test_auth_login();
+	test_handshake_timeout();
+	h_stop(&hs);
+	test_config_errors();
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", dir);
+	return tap_done();
+}
