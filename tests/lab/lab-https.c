@@ -29,6 +29,8 @@
 #define HTTPS_LINE_MAX		8192	/* one request or header line */
 #define HTTPS_HEAD_MAX		32768	/* the whole request head */
 #define HTTPS_TIMEOUT		60	/* seconds */
+#define HTTPS_FILLER		\
+	"#xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"	/* 63 */
 #define HTTPS_REQ_BODY_MAX	(16 * 1024 * 1024)	/* a request body (a report) */
 
 static const char usage_text[] =
@@ -194,8 +196,7 @@ https_respond(struct https_conn *c)
 		rv |= evbuffer_add(out, h->body, h->bodylen) < 0;
 	for (i = h->bodylen; i < len; i += pad) {	/* filler lines of 64 bytes */
 		pad = len - i < 64 ? len - i : 64;
-		rv |= evbuffer_add(out, "#xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-		    pad - 1) < 0;
+		rv |= evbuffer_add(out, HTTPS_FILLER, pad - 1) < 0;
 		rv |= evbuffer_add(out, "\n", 1) < 0;
 	}
 	if (rv != 0)

@@ -86,7 +86,7 @@ struct mitm_conn {
 	int			 starttls_sent;	/* waiting for its reply */
 	int			 closing;
 	int			 freeing;	/* the free is scheduled */
-	char			*reply[MITM_REPLY_MAX];	/* multi-line reply being collected */
+	char			*reply[MITM_REPLY_MAX];	/* the reply being collected */
 	size_t			 nreply;
 };
 
