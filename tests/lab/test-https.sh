@@ -105,6 +105,9 @@ echo | openssl s_client -connect "127.0.0.1:$H" -servername mta-sts.html.test \
 lab_wait_grep 'tls-alert conn=[0-9]+ dir=received level=fatal alert="bad certificate"' "$L" 5
 ok $? "s_client refusing the certificate: its fatal alert is logged"
 
+long=$(printf '%09000d' 0)
+is "$(get mta-sts.d.test -H "X-Long: $long" -o /dev/null -w '%{http_code}')" 431 "a header line over 8 KiB: 431 (bounded)"
+
 # a TLS report POSTed (RFC 8460 https: rua): stored for the test to read
 printf 'report body \000\001\002 binary' >"$LAB_DIR/report.gz"
 out=$(curl -sS --max-time 5 -k --resolve "tlsrpt.d.test:$H:127.0.0.1" -X POST \

@@ -161,6 +161,11 @@ printf 'EHLO raw\r\nSTARTTLS\r\nRSET\r\n' | raw 127.0.0.2 '220 2.0.0' >"$LAB_DIR
 lab_wait_grep 'discarded=6 bytes of plaintext sent after STARTTLS' "$LOG" 5
 ok $? "plaintext pipelined after STARTTLS is discarded and logged"
 
+long=$(printf '%05000d' 0)
+printf 'EHLO raw\r\nNOOP %s\r\n' "$long" | raw 127.0.0.11 >"$LAB_DIR/raw4.out"
+grep -q '^500 5.5.6 Line too long' "$LAB_DIR/raw4.out"
+ok $? "a command line over 4096 bytes: 500, then the connection closes (bounded)"
+
 # raw client over TLS: MAIL right after the handshake, without EHLO again
 rawtls() { # ADDR SNI: EHLO, STARTTLS, then stdin inside TLS; print the TLS replies
 	perl -MIO::Socket::INET -MNet::SSLeay -e '
