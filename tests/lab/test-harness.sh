@@ -72,4 +72,8 @@ ok $? "lab_send: the relay accepts a message"
 lab_queue >"$LAB_DIR/queue.json" 2>&1
 grep -q 'someone@d.test' "$LAB_DIR/queue.json" || grep -q 'someone@d.test' "$LAB_DIR/sink.spool/index" 2>/dev/null
 ok $? "lab_queue: the message is in the queue (or already delivered)"
+st=$(lab_rcpt_state someone@d.test)
+case $st in pending|deferred|delivered|none) r=0 ;; *) r=1 ;; esac
+ok $r "lab_rcpt_state: a known state ($st)"
+is "$(lab_rcpt_state nobody@nowhere.test)" none "lab_rcpt_state: none for an unknown recipient"
 done_testing
