@@ -24,6 +24,7 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "tests/lab/https_conf.h"
+#include "tests/lab/lab_ev.h"
 #include "tests/lab/lab_util.h"
 
 #define HTTPS_LINE_MAX		8192	/* one request or header line */
@@ -259,7 +260,7 @@ https_dispatch(struct https_conn *c)
 	switch (h->action) {
 	case HTTPS_STALL:
 		https_set_state(c, HTTPS_S_STALL);
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		lab_ev_read_timeout(c->bev, 0);
 		return;
 	case HTTPS_CLOSE:
 		https_free(c);
@@ -272,7 +273,7 @@ https_dispatch(struct https_conn *c)
 		return;
 	}
 	https_set_state(c, HTTPS_S_DELAY);
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	lab_ev_read_timeout(c->bev, 0);
 	tv.tv_sec = (time_t)(h->delay_ms / 1000);
 	tv.tv_usec = (suseconds_t)(h->delay_ms % 1000) * 1000;
 	if ((c->timer = evtimer_new(c->srv->base, https_on_timer, c)) == NULL ||
@@ -362,7 +363,7 @@ https_on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (c->state != HTTPS_S_REQUEST && c->state != HTTPS_S_HEADERS) {
-		evbuffer_drain(in, evbuffer_get_length(in));	/* nothing more is read */
+		lab_ev_drain(in);	/* nothing more is read */
 		return;
 	}
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
@@ -461,7 +462,7 @@ https_on_sni(SSL *ssl, int *alert, void *arg)
 static void
 https_on_stalled_read(struct bufferevent *bev, void *arg)
 {
-	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+	lab_ev_drain(bufferevent_get_input(bev));
 }
 
 static void
@@ -513,7 +514,7 @@ https_on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *
 	c->id = ++srv->nconn;
 	strutil_lcpy(c->peer, peer, sizeof(c->peer));
 	bufferevent_setcb(bev, https_on_read, https_on_write, https_on_event, c);
-	bufferevent_set_timeouts(bev, &(struct timeval){ HTTPS_TIMEOUT, 0 }, NULL);
+	lab_ev_read_timeout(bev, HTTPS_TIMEOUT);
 	if (bufferevent_enable(bev, EV_READ | EV_WRITE) == -1) {
 		log_warnx("conn=%lu: cannot enable the bufferevent", c->id);
 		https_free(c);
@@ -539,7 +540,7 @@ static void
 https_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(arg, NULL);
+	lab_ev_loopexit(arg);
 }
 
 int

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "tests/lab/lab_ev.h"
 #include "tests/lab/sink_msg.h"
 #include "tests/lab/sink_session.h"
 
@@ -217,11 +218,11 @@ sink_close(struct sink_session *s)
 	sink_set_state(s, SINK_S_CLOSING);
 	if (s->tls) {
 		/* and should the flush never end: the peer's close or a timeout */
-		bufferevent_set_timeouts(s->bev, &(struct timeval){ 2, 0 }, NULL);
+		lab_ev_read_timeout(s->bev, 2);
 		sink_tls_flush_then_free(s);
 		return;
 	}
-	bufferevent_disable(s->bev, EV_READ);
+	lab_ev_disable_read(s->bev);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		sink_free(s);
 }
@@ -325,7 +326,7 @@ sink_start_tls(struct sink_session *s)
 	}
 	s->bev = tbev;
 	bufferevent_setcb(tbev, sink_on_read, sink_on_write, sink_on_event, s);
-	bufferevent_set_timeouts(tbev, &(struct timeval){ SINK_TIMEOUT, 0 }, NULL);
+	lab_ev_read_timeout(tbev, SINK_TIMEOUT);
 	if (bufferevent_enable(tbev, EV_READ | EV_WRITE) == -1) {
 		sink_log(s, "tls error=\"cannot enable the TLS filter\"");
 		sink_close(s);
@@ -357,7 +358,7 @@ sink_cmd_starttls(struct sink_session *s, const char *args)
 	/* Plaintext pipelined behind STARTTLS must not survive into TLS. */
 	if ((pending = evbuffer_get_length(in)) > 0) {
 		sink_log(s, "discarded=%zu bytes of plaintext sent after STARTTLS", pending);
-		evbuffer_drain(in, pending);
+		lab_ev_drain(in);
 	}
 	sink_reset(s);
 	if (s->l->conf->starttls == SINK_STARTTLS_ABORT) {
@@ -573,7 +574,7 @@ sink_on_read(struct bufferevent *bev, void *arg)
 	char			*line;
 
 	if (s->state == SINK_S_CLOSING || s->freeing) {
-		evbuffer_drain(in, evbuffer_get_length(in));
+		lab_ev_drain(in);
 		return;
 	}
 	while (s->state != SINK_S_CLOSING && s->state != SINK_S_TLS) {
@@ -582,7 +583,7 @@ sink_on_read(struct bufferevent *bev, void *arg)
 				return;
 			sink_log(s, "tls aborted after %zu bytes of the ClientHello",
 			    evbuffer_get_length(in));
-			evbuffer_drain(in, evbuffer_get_length(in));
+			lab_ev_drain(in);
 			sink_free(s);
 			return;
 		}
@@ -710,7 +711,7 @@ sink_session_start(struct sink_listener *l, evutil_socket_t fd, const struct soc
 		return;
 	}
 	bufferevent_setcb(s->bev, sink_on_read, sink_on_write, sink_on_event, s);
-	bufferevent_set_timeouts(s->bev, &(struct timeval){ SINK_TIMEOUT, 0 }, NULL);
+	lab_ev_read_timeout(s->bev, SINK_TIMEOUT);
 	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) == -1) {
 		log_warnx("conn=%lu: cannot enable the bufferevent", s->id);
 		sink_free(s);
