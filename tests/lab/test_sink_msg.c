@@ -78,10 +78,80 @@ feed(const char *text, uint64_t max, struct run *r)
 	free(final);
 }
 
+/* RFC-CHECKLIST H2: each of these inside DATA is text, never an end. */
+static const struct {
+	const char	*name;
+	const char	*seq;
+	size_t		 len;
+} smuggle[] = {
+	{ "\\n.\\n", "\n.\n", 3 },
+	{ "\\r.\\r", "\r.\r", 3 },
+	{ "\\r.\\n", "\r.\n", 3 },
+	{ "\\n.\\r", "\n.\r", 3 },
+	{ "\\n.\\r\\n", "\n.\r\n", 4 },
+	{ "\\r\\n.\\n", "\r\n.\n", 4 },
+	{ "\\r.\\r\\n", "\r.\r\n", 4 },
+	{ "\\r\\n.\\r", "\r\n.\r", 4 },
+	{ "\\r\\n\\0.\\r\\n", "\r\n\0.\r\n", 6 },
+	{ "\\r\\r\\n", "\r\r\n", 3 },
+};
+
+/* Like feed(), with NUL bytes allowed: text of len bytes. */
+static int
+feed_bytes(const char *text, size_t len, char *stored, size_t storedlen)
+{
+	struct sink_msg	 m;
+	char		*tmp = tmpname("tmp"), *final = tmpname("eml");
+	size_t		 off = 0, l, got = 0;
+	const char	*lf;
+	FILE		*fp;
+	int		 ended = 0;
+
+	if (sink_msg_open(&m, tmp, 1000) == -1)
+		exit(1);
+	while (off < len && !ended) {
+		lf = memchr(text + off, '\n', len - off);
+		l = lf != NULL ? (size_t)(lf - (text + off)) + 1 : len - off;
+		ended = sink_msg_line(&m, text + off, l);
+		off += l;
+	}
+	if (sink_msg_commit(&m, final) == 0 && (fp = fopen(final, "r")) != NULL) {
+		got = fread(stored, 1, storedlen, fp);
+		fclose(fp);
+		unlink(final);
+	}
+	free(final);
+	return ended && off == len ? (int)got : -1;
+}
+
+static void
+test_smuggling(void)
+{
+	char	text[64], stored[64], name[96];
+	size_t	i, n;
+	int	got;
+
+	for (i = 0; i < sizeof(smuggle) / sizeof(smuggle[0]); i++) {
+		n = 0;
+		memcpy(text, "a", 1);
+		n += 1;
+		memcpy(text + n, smuggle[i].seq, smuggle[i].len);
+		n += smuggle[i].len;
+		memcpy(text + n, "b\r\n.\r\n", 6);
+		n += 6;
+		got = feed_bytes(text, n, stored, sizeof(stored));
+		snprintf(name, sizeof(name), "H2: %s inside DATA is text; the message ends "
+		    "only at the real CRLF.CRLF", smuggle[i].name);
+		ok(got > 0 && memchr(stored, 'b', (size_t)got) != NULL, name);
+	}
+}
+
 int
 main(void)
 {
 	struct run	r;
+
+	test_smuggling();
 
 	feed("Subject: a\r\n\r\nbody\r\n.\r\n", 1000, &r);
 	is_int(r.ended, 4, "H1: CRLF.CRLF ends the message");
