@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 
 #include "common/log.h"
 #include "common/netaddr.h"
@@ -51,6 +53,7 @@ static int
 add_received(const struct smtp_session *s, struct evbuffer *msg)
 {
 	char		 date[64], info[NETADDR_STRLEN + 8], helo[256];
+	SSL		*ssl;
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	size_t		 i;
@@ -66,8 +69,15 @@ add_received(const struct smtp_session *s, struct evbuffer *msg)
 	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
 		return -1;
 	tcp_info(s, info, sizeof(info));
-	if (evbuffer_add_printf(msg, "Received: from %s (%s)\r\n\tby %s (stsrelay) with %s id %s",
-	    helo, info, s->srv->cfg->hostname, protocol(s), s->id) == -1)
+	if (evbuffer_add_printf(msg, "Received: from %s (%s)\r\n", helo, info) == -1)
+		return -1;
+	if ((s->flags & SMTP_F_TLS) && s->bev != NULL &&
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL &&
+	    evbuffer_add_printf(msg, "\t(using %s with cipher %s)\r\n", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl)) == -1)
+		return -1;
+	if (evbuffer_add_printf(msg, "\tby %s (stsrelay) with %s id %s",
+	    s->srv->cfg->hostname, protocol(s), s->id) == -1)
 		return -1;
 	if (s->nrcpts == 1 && evbuffer_add_printf(msg, "\r\n\tfor <%s>", s->rcpts[0]) == -1)
 		return -1;

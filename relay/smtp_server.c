@@ -122,11 +122,10 @@ refuse(struct smtp_server *srv, int fd, const char *addr, const char *why)
 	log_info("refused connection from %s: %s", addr, why);
 }
 
-static void
-on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
+/* A connection from the listener (or a test): limits, then a session. */
+void
+smtp_server_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, socklen_t salen)
 {
-	struct smtp_server		*srv = arg;
 	struct smtp_client_count	*c;
 	char				 addr[NETADDR_STRLEN];
 	int				 one = 1;
@@ -153,7 +152,14 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 	c->count++;
 	srv->stats.sessions_now++;
 	srv->stats.sessions_total++;
-	smtp_session_new(srv, fd, sa, (socklen_t)salen);
+	smtp_session_new(srv, fd, sa, salen);
+}
+
+static void
+on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	smtp_server_accept(arg, fd, sa, (socklen_t)salen);
 }
 
 static void

@@ -34,7 +34,11 @@ struct smtp_server *smtp_server_new(struct event_base *, const struct config *,
 		    char *err, size_t errlen);
 /* Start accepting; messages go to q. */
 void		 smtp_server_start(struct smtp_server *, struct queue *q);
-/* Stop accepting; idle sessions get 421 and are closed, the others after their transaction. */
+/*
+ * Stop accepting. Sessions outside a transaction get 421 4.3.2 and are
+ * closed; one in a transaction is closed after its message is answered
+ * (or by QUIT or its timeout).
+ */
 void		 smtp_server_stop(struct smtp_server *);
 /* Close everything. A session waiting for the queue frees itself in the queue's callback. */
 void		 smtp_server_free(struct smtp_server *);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "queue/queue.h"
+#include "relay/config.h"
 #include "relay/smtp_data.h"
 #include "relay/smtp_server.h"
 
@@ -87,7 +88,7 @@ struct smtp_server {
 	struct queue		*queue;
 	SSL_CTX			*tls;
 	struct auth		*auth;
-	struct smtp_listener	 listeners[16];
+	struct smtp_listener	 listeners[CONFIG_MAX_LISTEN];
 	size_t			 nlisteners;
 	int			 stopping;
 	TAILQ_HEAD(, smtp_session) sessions;
@@ -123,6 +124,8 @@ void		 smtp_auth_cmd(struct smtp_session *, const char *arg);
 void		 smtp_auth_line(struct smtp_session *, const char *line);
 
 /* smtp_server.c */
+void		 smtp_server_accept(struct smtp_server *, int fd, const struct sockaddr *,
+		    socklen_t);
 void		 smtp_server_session_gone(struct smtp_server *, struct smtp_session *);
 
 #endif

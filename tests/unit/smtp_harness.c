@@ -234,6 +234,12 @@ free_server(void *arg)
 }
 
 void
+h_free_server(struct h_server *h)
+{
+	h_call(h, free_server, h);
+}
+
+void
 h_stop(struct h_server *h)
 {
 	size_t i;

@@ -58,6 +58,8 @@ struct h_conn {
 void	h_config(struct config *);
 int	h_start(struct h_server *, char *err, size_t errlen);
 void	h_stop(struct h_server *);
+/* smtp_server_free() on the loop thread; the loop keeps running until h_stop(). */
+void	h_free_server(struct h_server *);
 /* Run fn(arg) on the server's loop thread and wait for it. */
 void	h_call(struct h_server *, void (*fn)(void *), void *arg);
 size_t	h_nmsgs(struct h_server *);

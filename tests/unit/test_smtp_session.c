@@ -305,6 +305,20 @@ test_queue_failures(void)
 	is_int(h_sessions_now(&hs), 0, "client gone while committing: session closed");
 	usleep(400000);
 	is_int(h_nmsgs(&hs), 1, "client gone while committing: message still committed");
+
+	/* the server goes away while a commit is pending: the session waits for it */
+	open_session(&c);
+	h_sends(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<r@b.test>\r\nDATA\r\n");
+	h_reply(&c);
+	h_reply(&c);
+	h_reply(&c);
+	h_sends(&c, "y\r\n.\r\n");
+	usleep(100000);
+	h_free_server(&hs);
+	ok(h_eof(&c), "server freed during a commit: connection closed");
+	usleep(400000);
+	is_int(h_nmsgs(&hs), 2, "server freed during a commit: message stored, session left to its callback");
+	h_close(&c);
 	h_stop(&hs);
 }
 

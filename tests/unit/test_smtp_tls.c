@@ -143,6 +143,7 @@ test_auth_plain(void)
 	is_int(h_nmsgs(&hs), 1, "stored");
 	m = hs.q.msgs[0].body;
 	ok(strstr(m, " with ESMTPSA id ") != NULL, "Received: says ESMTPSA");
+	ok(strstr(m, "\r\n\t(using TLSv1.3 with cipher ") != NULL, "Received: names the TLS version and cipher");
 	is_str(hs.q.msgs[0].auth_user, "alice", "envelope carries the authenticated user");
 	h_close(&c);
 }
