@@ -274,7 +274,8 @@ dns_zone_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 		return dns_fault_line(z, owner, argc - 2, argv + 2, err, errlen);
 	if (dns_type_parse(argv[1], &type) == -1 ||
 	    dns_rdata(type, argc - 2, argv + 2, rd, &rdlen, &target) == -1) {
-		snprintf(err, errlen, "bad %s record (types: A AAAA MX TXT CNAME NS PTR)", argv[1]);
+		snprintf(err, errlen, "bad %s record (types: A AAAA MX TXT CNAME NS PTR)",
+		    argv[1]);
 		return -1;
 	}
 	if (z->nrr == DNS_MAX_RECORDS) {

@@ -78,7 +78,8 @@ add_body_line(struct https_host *h, int argc, char **argv)
 }
 
 static int
-host_key(struct https_conf *c, struct https_host *h, int argc, char **argv, char *err, size_t errlen)
+host_key(struct https_conf *c, struct https_host *h, int argc, char **argv,
+    char *err, size_t errlen)
 {
 	const char	*k = argv[0];
 	uint64_t	 v;
@@ -94,7 +95,8 @@ host_key(struct https_conf *c, struct https_host *h, int argc, char **argv, char
 			return conf_err(err, errlen, k, "a status code 100-999");
 		h->status = (int)v;
 	} else if (strcmp(k, "content-type") == 0 && argc == 2)
-		h->content_type = strcmp(argv[1], "none") == 0 ? NULL : lab_strs_dup(&c->strs, argv[1]);
+		h->content_type = strcmp(argv[1], "none") == 0 ? NULL :
+		    lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(k, "location") == 0 && argc == 2)
 		h->location = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(k, "header") == 0 && argc == 2) {
@@ -112,7 +114,9 @@ host_key(struct https_conf *c, struct https_host *h, int argc, char **argv, char
 	} else if (strcmp(k, "delay") == 0 && argc == 2) {
 		if (strutil_parse_uint(argv[1], &h->delay_ms) == -1 || h->delay_ms > 3600000)
 			return conf_err(err, errlen, k, "milliseconds");
-	} else if (strcmp(k, "action") == 0 && argc == 2) {
+	} else if (strcmp(k, "save-body") == 0 && argc == 2)
+		h->save_body = lab_strs_dup(&c->strs, argv[1]);
+	else if (strcmp(k, "action") == 0 && argc == 2) {
 		for (i = 0; i < sizeof(https_actions) / sizeof(https_actions[0]); i++)
 			if (strcmp(argv[1], https_actions[i]) == 0)
 				break;

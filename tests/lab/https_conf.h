@@ -36,6 +36,7 @@ struct https_host {
 	uint64_t	 oversize;	/* pad the body to this many bytes */
 	uint64_t	 delay_ms;
 	enum https_action action;
+	const char	*save_body;	/* folder for request bodies (POST) */
 };
 
 struct https_conf {

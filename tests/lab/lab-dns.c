@@ -19,6 +19,7 @@
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
 #include "tests/lab/dns_zone.h"
+#include "tests/lab/lab_ev.h"
 #include "tests/lab/lab_util.h"
 
 #define DNS_BIND_TRIES		20
@@ -168,7 +169,7 @@ dns_on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 		return;
 	}
 	bufferevent_setcb(t->bev, dns_on_tcp_read, NULL, dns_on_tcp_event, t);
-	bufferevent_set_timeouts(t->bev, &(struct timeval){ DNS_TCP_IDLE, 0 }, NULL);
+	lab_ev_read_timeout(t->bev, DNS_TCP_IDLE);
 	if (bufferevent_enable(t->bev, EV_READ | EV_WRITE) == -1) {
 		log_warnx("tcp %s: cannot enable the bufferevent", t->peer);
 		dns_tcp_free(t);
@@ -184,7 +185,7 @@ dns_on_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (sig != SIGHUP) {
 		log_info("signal %d: stopping", (int)sig);
-		event_base_loopexit(srv->base, NULL);
+		lab_ev_loopexit(srv->base);
 		return;
 	}
 	if ((z = dns_zone_load(srv->zonepath, err, sizeof(err))) == NULL) {

@@ -24,11 +24,15 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "tests/lab/https_conf.h"
+#include "tests/lab/lab_ev.h"
 #include "tests/lab/lab_util.h"
 
 #define HTTPS_LINE_MAX		8192	/* one request or header line */
 #define HTTPS_HEAD_MAX		32768	/* the whole request head */
 #define HTTPS_TIMEOUT		60	/* seconds */
+#define HTTPS_FILLER		\
+	"#xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"	/* 63 */
+#define HTTPS_REQ_BODY_MAX	(16 * 1024 * 1024)	/* a request body (a report) */
 
 static const char usage_text[] =
 "usage: lab-https [-v] -f CONFIG [-l ADDR:PORT] [-p PORTFILE] [-L LOG]\n"
@@ -51,6 +55,7 @@ static const char usage_text[] =
 "    oversize SIZE         pad the body with filler up to SIZE bytes\n"
 "    delay MS              answer after MS milliseconds\n"
 "    action answer|stall|close   stall = never answer; close = hang up\n"
+"    save-body DIR         store request bodies (POST) in DIR\n"
 "\n"
 "  -v  debug logging on stderr      -h  this help\n";
 
@@ -58,13 +63,14 @@ enum https_state {
 	HTTPS_S_HANDSHAKE = 0,
 	HTTPS_S_REQUEST,	/* waiting for the request line */
 	HTTPS_S_HEADERS,
+	HTTPS_S_BODY,		/* reading Content-Length bytes */
 	HTTPS_S_DELAY,
 	HTTPS_S_STALL,
 	HTTPS_S_WRITING
 };
 
 static const char *const https_state_names[] = {
-	"handshake", "request", "headers", "delay", "stall", "writing"
+	"handshake", "request", "headers", "body", "delay", "stall", "writing"
 };
 
 struct https_server {
@@ -89,6 +95,9 @@ struct https_conn {
 	char			 host[256];
 	char			 headers[4096];	/* escaped, " | " between */
 	size_t			 headbytes;
+	uint64_t		 clen;		/* Content-Length */
+	int			 chunked;
+	char			*body;
 	const struct https_host	*h;
 };
 
@@ -115,10 +124,15 @@ https_set_state(struct https_conn *c, enum https_state st)
 static void
 https_free(struct https_conn *c)
 {
+	SSL	*ssl = bufferevent_openssl_get_ssl(c->bev);
+
 	log_debug("conn=%lu closed in state %s", c->id, https_strstate(c->state));
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (ssl != NULL)
+		SSL_set_app_data(ssl, NULL);	/* no alert callback after this */
 	bufferevent_free(c->bev);
+	free(c->body);
 	free(c);
 }
 
@@ -138,6 +152,8 @@ https_reason(int status)
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -181,8 +197,7 @@ https_respond(struct https_conn *c)
 		rv |= evbuffer_add(out, h->body, h->bodylen) < 0;
 	for (i = h->bodylen; i < len; i += pad) {	/* filler lines of 64 bytes */
 		pad = len - i < 64 ? len - i : 64;
-		rv |= evbuffer_add(out, "#xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-		    pad - 1) < 0;
+		rv |= evbuffer_add(out, HTTPS_FILLER, pad - 1) < 0;
 		rv |= evbuffer_add(out, "\n", 1) < 0;
 	}
 	if (rv != 0)
@@ -198,16 +213,41 @@ https_on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+https_save_body(struct https_conn *c, const char *dir)
+{
+	char	*path;
+	FILE	*fp;
+	int	 ok;
+
+	xasprintf(&path, "%s/body-%ld-%lu", dir, (long)getpid(), c->id);
+	if ((fp = fopen(path, "w")) == NULL) {
+		log_warn("%s", path);
+		free(path);
+		return;
+	}
+	ok = fwrite(c->body, 1, (size_t)c->clen, fp) == (size_t)c->clen;
+	if (fclose(fp) == EOF || !ok)
+		log_warn("%s", path);
+	else
+		lab_rec(c->srv->log, "saved conn=%lu file=%s bytes=%llu", c->id, path,
+		    (unsigned long long)c->clen);
+	free(path);
+}
+
+static void
 https_dispatch(struct https_conn *c)
 {
 	const struct https_host	*h = https_conf_host(&c->srv->conf, c->host);
 	struct timeval		 tv;
 
 	lab_rec(c->srv->log, "request conn=%lu peer=%s sni=%s method=%s host=%s path=%s "
-	    "section=%s action=%s delay=%llu headers=\"%s\"", c->id, c->peer,
+	    "section=%s action=%s delay=%llu body=%llu headers=\"%s\"", c->id, c->peer,
 	    c->sni[0] != '\0' ? c->sni : "-", c->method, c->host[0] != '\0' ? c->host : "-",
 	    c->path, h != NULL ? h->name : "-", h != NULL ? https_conf_straction(h->action) : "-",
-	    h != NULL ? (unsigned long long)h->delay_ms : 0ULL, c->headers);
+	    h != NULL ? (unsigned long long)h->delay_ms : 0ULL, (unsigned long long)c->clen,
+	    c->headers);
+	if (h != NULL && h->save_body != NULL && c->body != NULL)
+		https_save_body(c, h->save_body);
 	if (h == NULL) {
 		https_simple(c, 404, "no such host in this lab");
 		return;
@@ -220,7 +260,7 @@ https_dispatch(struct https_conn *c)
 	switch (h->action) {
 	case HTTPS_STALL:
 		https_set_state(c, HTTPS_S_STALL);
-		bufferevent_set_timeouts(c->bev, NULL, NULL);
+		lab_ev_read_timeout(c->bev, 0);
 		return;
 	case HTTPS_CLOSE:
 		https_free(c);
@@ -233,7 +273,7 @@ https_dispatch(struct https_conn *c)
 		return;
 	}
 	https_set_state(c, HTTPS_S_DELAY);
-	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	lab_ev_read_timeout(c->bev, 0);
 	tv.tv_sec = (time_t)(h->delay_ms / 1000);
 	tv.tv_usec = (suseconds_t)(h->delay_ms % 1000) * 1000;
 	if ((c->timer = evtimer_new(c->srv->base, https_on_timer, c)) == NULL ||
@@ -262,9 +302,29 @@ https_line(struct https_conn *c, char *line)
 		return 0;
 	}
 	if (*line == '\0') {
-		https_dispatch(c);
-		return -1;
+		if (c->chunked) {
+			https_simple(c, 411, "send the body with a Content-Length");
+			return -1;
+		}
+		if (c->clen == 0) {
+			https_dispatch(c);
+			return -1;
+		}
+		https_set_state(c, HTTPS_S_BODY);
+		return 0;
 	}
+	if (strncasecmp(line, "Content-Length:", 15) == 0) {
+		sp1 = line + 15;
+		while (*sp1 == ' ' || *sp1 == '\t')
+			sp1++;
+		if (strutil_parse_uint(sp1, &c->clen) == -1 || c->clen > HTTPS_REQ_BODY_MAX) {
+			c->clen = 0;
+			https_simple(c, 413, "bad or too large Content-Length");
+			return -1;
+		}
+	}
+	if (strncasecmp(line, "Transfer-Encoding:", 18) == 0 && strcasestr(line, "chunked"))
+		c->chunked = 1;
 	if (strncasecmp(line, "Host:", 5) == 0) {
 		sp1 = line + 5;
 		while (*sp1 == ' ' || *sp1 == '\t')
@@ -278,6 +338,18 @@ https_line(struct https_conn *c, char *line)
 	return 0;
 }
 
+/* The request body, once all Content-Length bytes are in. */
+static void
+https_body(struct https_conn *c, struct evbuffer *in)
+{
+	if (evbuffer_get_length(in) < c->clen)
+		return;
+	c->body = xmalloc((size_t)c->clen);
+	if (evbuffer_remove(in, c->body, (size_t)c->clen) != (int)c->clen)
+		fatalx("https_body: evbuffer_remove");
+	https_dispatch(c);
+}
+
 static void
 https_on_read(struct bufferevent *bev, void *arg)
 {
@@ -286,8 +358,12 @@ https_on_read(struct bufferevent *bev, void *arg)
 	char			*line;
 	size_t			 n;
 
+	if (c->state == HTTPS_S_BODY) {
+		https_body(c, in);
+		return;
+	}
 	if (c->state != HTTPS_S_REQUEST && c->state != HTTPS_S_HEADERS) {
-		evbuffer_drain(in, evbuffer_get_length(in));	/* e.g. a request body */
+		lab_ev_drain(in);	/* nothing more is read */
 		return;
 	}
 	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
@@ -302,6 +378,10 @@ https_on_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 		free(line);
+		if (c->state == HTTPS_S_BODY) {
+			https_body(c, in);
+			return;
+		}
 	}
 	if (evbuffer_get_length(in) > HTTPS_LINE_MAX)
 		https_simple(c, 431, "request line too long");
@@ -348,6 +428,19 @@ https_on_event(struct bufferevent *bev, short what, void *arg)
 	https_free(c);
 }
 
+/* TLS alerts either way: a client refusing our certificate says so here. */
+static void
+https_on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct https_conn	*c = SSL_get_app_data(ssl);
+
+	if (c == NULL || (where & SSL_CB_ALERT) == 0)
+		return;
+	lab_rec(c->srv->log, "tls-alert conn=%lu dir=%s level=%s alert=\"%s\"", c->id,
+	    (where & SSL_CB_READ) ? "received" : "sent", SSL_alert_type_string_long(ret),
+	    SSL_alert_desc_string_long(ret));
+}
+
 static int
 https_on_sni(SSL *ssl, int *alert, void *arg)
 {
@@ -369,7 +462,7 @@ https_on_sni(SSL *ssl, int *alert, void *arg)
 static void
 https_on_stalled_read(struct bufferevent *bev, void *arg)
 {
-	evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+	lab_ev_drain(bufferevent_get_input(bev));
 }
 
 static void
@@ -416,10 +509,12 @@ https_on_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *
 	c = xcalloc(1, sizeof(*c));
 	c->srv = srv;
 	c->bev = bev;
+	SSL_set_app_data(ssl, c);
+	SSL_set_info_callback(ssl, https_on_tls_info);
 	c->id = ++srv->nconn;
 	strutil_lcpy(c->peer, peer, sizeof(c->peer));
 	bufferevent_setcb(bev, https_on_read, https_on_write, https_on_event, c);
-	bufferevent_set_timeouts(bev, &(struct timeval){ HTTPS_TIMEOUT, 0 }, NULL);
+	lab_ev_read_timeout(bev, HTTPS_TIMEOUT);
 	if (bufferevent_enable(bev, EV_READ | EV_WRITE) == -1) {
 		log_warnx("conn=%lu: cannot enable the bufferevent", c->id);
 		https_free(c);
@@ -445,7 +540,7 @@ static void
 https_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(arg, NULL);
+	lab_ev_loopexit(arg);
 }
 
 int

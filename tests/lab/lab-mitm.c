@@ -24,6 +24,7 @@
 #include "common/netaddr.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "tests/lab/lab_ev.h"
 #include "tests/lab/lab_util.h"
 
 #define MITM_LINE_MAX	4096
@@ -86,7 +87,7 @@ struct mitm_conn {
 	int			 starttls_sent;	/* waiting for its reply */
 	int			 closing;
 	int			 freeing;	/* the free is scheduled */
-	char			*reply[MITM_REPLY_MAX];	/* multi-line reply being collected */
+	char			*reply[MITM_REPLY_MAX];	/* the reply being collected */
 	size_t			 nreply;
 };
 
@@ -166,9 +167,9 @@ mitm_close(struct mitm_conn *c, const char *why)
 {
 	mitm_log(c, "closing: %s", why);
 	c->closing = 1;
-	bufferevent_disable(c->cbev, EV_READ);
+	lab_ev_disable_read(c->cbev);
 	if (c->sbev != NULL)
-		bufferevent_disable(c->sbev, EV_READ);
+		lab_ev_disable_read(c->sbev);
 	if (evbuffer_get_length(bufferevent_get_output(c->cbev)) == 0 &&
 	    (c->sbev == NULL || evbuffer_get_length(bufferevent_get_output(c->sbev)) == 0))
 		mitm_free_later(c);
@@ -278,7 +279,7 @@ mitm_on_client_read(struct bufferevent *bev, void *arg)
 	int			 rv;
 
 	if (c->closing || c->freeing) {
-		evbuffer_drain(in, evbuffer_get_length(in));
+		lab_ev_drain(in);
 		return;
 	}
 	while (c->c2s == MITM_LINES && (rv = mitm_readline(in, &line)) != 0) {
@@ -362,7 +363,7 @@ mitm_on_server_read(struct bufferevent *bev, void *arg)
 	int			 rv;
 
 	if (c->closing || c->freeing) {
-		evbuffer_drain(in, evbuffer_get_length(in));
+		lab_ev_drain(in);
 		return;
 	}
 	while (c->s2c == MITM_LINES && (rv = mitm_readline(in, &line)) != 0) {
@@ -445,7 +446,7 @@ static void
 mitm_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(arg, NULL);
+	lab_ev_loopexit(arg);
 }
 
 static int

@@ -2,25 +2,31 @@
 # lab-pki.sh: the lab's test PKI, made at test time with the openssl CLI.
 #
 #   lab-pki.sh DIR
-#	make DIR/root.pem (the only thing to trust: also DIR/ca-bundle.pem), an
-#	intermediate CA and the standard leaves below.
+#       make DIR/root.pem (the only thing to trust: also DIR/ca-bundle.pem), an
+#       intermediate CA and the standard leaves below.
 #   lab-pki.sh DIR leaf NAME KIND CN [DNSNAME...]
-#	issue one more leaf from the intermediate of an existing DIR.
-#	KIND: valid | expired | notyet | cnonly | selfsigned
+#       issue one more leaf from the intermediate of an existing DIR.
+#       KIND: valid | expired | notyet | cnonly | selfsigned
 #
 # Every leaf NAME gives DIR/NAME.key, DIR/NAME.crt (the leaf alone: serve it
 # to play a server that forgets its intermediate) and DIR/NAME.pem (leaf then
 # intermediate: what a correct server sends). Keys are EC P-256.
 #
-# Standard leaves (names from $LAB_PKI_NAMES, default below):
-#   valid	SAN = the names                  expired	  SAN = the names, 2020-2021
-#   notyet	SAN = the names, 2090-2091       wrongname  SAN = mx.wrong.test mta-sts.wrong.test
-#   cnonly	CN = first name, no SAN          wildcard	  SAN = *.d.test
-#   selfsigned	SAN = the names, self-signed   web	  SAN = mta-sts.d.test
+# Standard leaves; "the names" are $LAB_PKI_NAMES, by default mx.d.test
+# mx1.d.test mx2.d.test mx3.d.test mail.d.test mta-sts.d.test:
+#   valid       SAN = the names             expired    SAN = the names, 2020-2021
+#   notyet      SAN = the names, 2090-2091  wrongname  SAN = mx.wrong.test, mta-sts.wrong.test
+#   cnonly      CN = first name, no SAN     wildcard   SAN = *.d.test
+#   selfsigned  SAN = the names, not signed by the root
+#   web         SAN = mta-sts.d.test
 set -eu
 
 usage() {
-	sed -n '2,22s/^# \{0,1\}//p' "$0"
+	if [ "$1" -eq 0 ]; then
+		sed -n '2,23s/^# \{0,1\}//p' "$0"
+	else
+		sed -n '2,23s/^# \{0,1\}//p' "$0" >&2
+	fi
 	exit "$1"
 }
 

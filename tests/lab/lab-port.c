@@ -1,5 +1,5 @@
 /*
- * lab-port: port helpers for lab scripts.
+ * lab-port: ports for lab scripts: find a free one, wait for a listener.
  *   lab-port free [ADDR]             print a TCP port free on ADDR (127.0.0.1)
  *   lab-port wait ADDR:PORT [SECS]   wait until a TCP connect succeeds
  */

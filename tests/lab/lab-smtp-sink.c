@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
+#include "tests/lab/lab_ev.h"
 #include "tests/lab/lab_util.h"
 #include "tests/lab/sink_conf.h"
 #include "tests/lab/sink_session.h"
@@ -71,7 +72,7 @@ sink_on_signal(evutil_socket_t sig, short what, void *arg)
 	struct event_base *base = arg;
 
 	log_info("signal %d: stopping", (int)sig);
-	event_base_loopexit(base, NULL);
+	lab_ev_loopexit(base);
 }
 
 static SSL_CTX *

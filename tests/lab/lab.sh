@@ -209,5 +209,37 @@ lab_send() {
 
 # lab_queue: the relay's queue as JSON on stdout.
 lab_queue() {
-	"$top_builddir/stsrelayctl" -s "$LAB_DIR/relay.sock" queue list --json
+	"$top_builddir/stsrelayctl" -s "$LAB_DIR/relay.sock" --json queue list
 }
+
+# lab_wait_until SECONDS CMD...: run CMD every 100 ms until it succeeds.
+lab_wait_until() {
+	_n=$(( $1 * 10 ))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ $_n -gt 0 ] || return 1
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 0
+}
+
+# lab_rcpt_state ADDR: the recipient's state in the relay's queue (pending,
+# deferred, delivered, bounced), or "none" when no queued message has it.
+lab_rcpt_state() {
+	_s=$(lab_queue 2>/dev/null | grep -o "\"addr\":\"$1\",\"state\":\"[a-z]*\"" |
+	    sed 's/.*"state":"\([a-z]*\)"/\1/' | head -1)
+	echo "${_s:-none}"
+}
+
+# lab_rcpt_reason ADDR: the last delivery failure recorded for the recipient.
+lab_rcpt_reason() {
+	lab_queue 2>/dev/null | grep -o "\"addr\":\"$1\",[^}]*" |
+	    sed -n 's/.*"last_reason":"\([^"]*\)".*/\1/p' | head -1
+}
+
+# lab_wait_state ADDR STATE [SECONDS]: until the recipient is in STATE.
+lab_wait_state() {
+	lab_wait_until "${3:-$LAB_TIMEOUT}" lab_is_state "$1" "$2"
+}
+lab_is_state() { [ "$(lab_rcpt_state "$1")" = "$2" ]; }

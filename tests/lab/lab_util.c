@@ -135,8 +135,8 @@ lab_rec(struct lab_rec *r, const char *fmt, ...)
 
 	if (r == NULL || r->fd == -1)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
+	if (clock_gettime(CLOCK_REALTIME, &now) == -1 || gmtime_r(&now.tv_sec, &tm) == NULL)
+		fatal("lab_rec: no clock");
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n += snprintf(line + n, sizeof(line) - n, ".%03ldZ ", now.tv_nsec / 1000000);
 	va_start(ap, fmt);

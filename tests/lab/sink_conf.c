@@ -76,7 +76,8 @@ want(char *err, size_t errlen, const char *key, const char *what)
 }
 
 static int
-parse_listener_key(struct sink_conf *c, struct sink_lconf *l, int argc, char **argv, char *err, size_t errlen)
+parse_listener_key(struct sink_conf *c, struct sink_lconf *l, int argc, char **argv,
+    char *err, size_t errlen)
 {
 	const char	*k = argv[0];
 	size_t		 i;

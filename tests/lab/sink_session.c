@@ -14,7 +14,6 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -22,6 +21,8 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "tests/lab/lab_ev.h"
+#include "tests/lab/sink_msg.h"
 #include "tests/lab/sink_session.h"
 
 #define SINK_CMD_MAX	4096		/* command line, generous on purpose */
@@ -63,15 +64,9 @@ struct sink_session {
 	int			 mail_plaintext;
 	char			*rcpts[SINK_MAX_RCPT];
 	size_t			 nrcpt;
-	FILE			*body;
-	char			*tmppath;
-	EVP_MD_CTX		*md;
-	uint64_t		 size;
-	int			 too_big;
-	int			 prev_crlf;
-	unsigned long		 bare_lf;
-	unsigned long		 bare_cr;
-	int			 eightbit;
+	struct sink_msg		 msg;		/* during DATA */
+	int			 freeing;	/* the free is scheduled */
+	struct evbuffer_cb_entry *flushcb;	/* on the socket's output, after TLS */
 };
 
 struct sink_cmd {
@@ -147,42 +142,87 @@ sink_reset(struct sink_session *s)
 		free(s->rcpts[i]);
 	s->nrcpt = 0;
 	s->mail_params[0] = '\0';
-	if (s->body != NULL) {
-		fclose(s->body);
-		s->body = NULL;
-	}
-	if (s->tmppath != NULL) {
-		unlink(s->tmppath);
-		free(s->tmppath);
-		s->tmppath = NULL;
-	}
-	if (s->md != NULL) {
-		EVP_MD_CTX_free(s->md);
-		s->md = NULL;
-	}
+	sink_msg_abort(&s->msg);
 }
 
 static void
 sink_free(struct sink_session *s)
 {
+	SSL	*ssl;
+
 	sink_log(s, "closed");
 	sink_reset(s);
+	if (s->bev != NULL && (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL)
+		SSL_set_app_data(ssl, NULL);	/* no alert callback after this */
+	if (s->flushcb != NULL && evbuffer_remove_cb_entry(bufferevent_get_output(
+	    bufferevent_get_underlying(s->bev)), s->flushcb) == -1)
+		fatalx("sink_free: evbuffer_remove_cb_entry");
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	free(s);
 }
 
-/* Flush the last reply, then close (after TLS: on the peer's close or timeout). */
+static void
+sink_on_free(evutil_socket_t fd, short what, void *arg)
+{
+	sink_free(arg);
+}
+
+/* Free from the event loop, not from inside a buffer's callback. */
+static void
+sink_free_later(struct sink_session *s)
+{
+	if (s->freeing)
+		return;
+	s->freeing = 1;
+	if (event_base_once(s->l->srv->base, -1, EV_TIMEOUT, sink_on_free, s,
+	    &(struct timeval){ 0, 0 }) == -1)
+		fatalx("sink_free_later: event_base_once");
+}
+
+static void
+sink_on_flushed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	if (evbuffer_get_length(buf) == 0)
+		sink_free_later(arg);
+}
+
+/*
+ * After TLS, the last reply is out once the TLS filter has encrypted it into
+ * the socket's output and that output has drained.
+ */
+static void
+sink_tls_flush_then_free(struct sink_session *s)
+{
+	struct evbuffer	*out;
+
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return;				/* sink_on_write calls again */
+	if (s->flushcb == NULL) {
+		/* the last reply is encrypted: say goodbye properly (close_notify) */
+		if (SSL_shutdown(bufferevent_openssl_get_ssl(s->bev)) < 0)
+			ERR_clear_error();
+	}
+	out = bufferevent_get_output(bufferevent_get_underlying(s->bev));
+	if (evbuffer_get_length(out) == 0)
+		sink_free_later(s);
+	else if (s->flushcb == NULL &&
+	    (s->flushcb = evbuffer_add_cb(out, sink_on_flushed, s)) == NULL)
+		fatalx("sink_tls_flush_then_free: evbuffer_add_cb");
+}
+
+/* Flush the last reply, then close. */
 static void
 sink_close(struct sink_session *s)
 {
 	sink_set_state(s, SINK_S_CLOSING);
 	if (s->tls) {
-		/* the TLS filter flushes on its own time: wait for the peer */
-		bufferevent_set_timeouts(s->bev, &(struct timeval){ 2, 0 }, NULL);
+		/* and should the flush never end: the peer's close or a timeout */
+		lab_ev_read_timeout(s->bev, 2);
+		sink_tls_flush_then_free(s);
 		return;
 	}
-	bufferevent_disable(s->bev, EV_READ);
+	lab_ev_disable_read(s->bev);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		sink_free(s);
 }
@@ -250,6 +290,19 @@ sink_cmd_helo(struct sink_session *s, const char *args)
 	sink_reply(s, "250 %s", s->l->conf->hostname);
 }
 
+/* TLS alerts either way: a client refusing our certificate says so here. */
+static void
+sink_on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct sink_session	*s = SSL_get_app_data(ssl);
+
+	if (s == NULL || (where & SSL_CB_ALERT) == 0)
+		return;
+	sink_log(s, "tls alert %s level=%s alert=\"%s\"",
+	    (where & SSL_CB_READ) ? "received" : "sent", SSL_alert_type_string_long(ret),
+	    SSL_alert_desc_string_long(ret));
+}
+
 static void
 sink_start_tls(struct sink_session *s)
 {
@@ -261,6 +314,8 @@ sink_start_tls(struct sink_session *s)
 		sink_close(s);
 		return;
 	}
+	SSL_set_app_data(ssl, s);
+	SSL_set_info_callback(ssl, sink_on_tls_info);
 	tbev = bufferevent_openssl_filter_new(s->l->srv->base, s->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tbev == NULL) {
@@ -271,7 +326,7 @@ sink_start_tls(struct sink_session *s)
 	}
 	s->bev = tbev;
 	bufferevent_setcb(tbev, sink_on_read, sink_on_write, sink_on_event, s);
-	bufferevent_set_timeouts(tbev, &(struct timeval){ SINK_TIMEOUT, 0 }, NULL);
+	lab_ev_read_timeout(tbev, SINK_TIMEOUT);
 	if (bufferevent_enable(tbev, EV_READ | EV_WRITE) == -1) {
 		sink_log(s, "tls error=\"cannot enable the TLS filter\"");
 		sink_close(s);
@@ -303,7 +358,7 @@ sink_cmd_starttls(struct sink_session *s, const char *args)
 	/* Plaintext pipelined behind STARTTLS must not survive into TLS. */
 	if ((pending = evbuffer_get_length(in)) > 0) {
 		sink_log(s, "discarded=%zu bytes of plaintext sent after STARTTLS", pending);
-		evbuffer_drain(in, pending);
+		lab_ev_drain(in);
 	}
 	sink_reset(s);
 	if (s->l->conf->starttls == SINK_STARTTLS_ABORT) {
@@ -375,24 +430,13 @@ sink_cmd_rcpt(struct sink_session *s, const char *args)
 static void
 sink_cmd_data(struct sink_session *s, const char *args)
 {
-	struct sink_server	*srv = s->l->srv;
+	char	*tmp;
 
-	xasprintf(&s->tmppath, "%s/tmp-%ld-%lu", srv->spool, (long)getpid(), s->id);
-	if ((s->body = fopen(s->tmppath, "w")) == NULL) {
-		log_warn("%s", s->tmppath);
-		free(s->tmppath);
-		s->tmppath = NULL;
+	xasprintf(&tmp, "%s/tmp-%ld-%lu", s->l->srv->spool, (long)getpid(), s->id);
+	if (sink_msg_open(&s->msg, tmp, s->l->conf->max_size) == -1) {
 		sink_reply(s, "451 4.3.0 cannot write the spool");
 		return;
 	}
-	if ((s->md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
-		fatalx("sink_cmd_data: no SHA-256");
-	s->size = 0;
-	s->too_big = 0;
-	s->prev_crlf = 1;
-	s->bare_lf = s->bare_cr = 0;
-	s->eightbit = 0;
 	sink_set_state(s, SINK_S_DATA);
 	sink_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -459,106 +503,65 @@ sink_command(struct sink_session *s, char *line, size_t len)
 	sink_reply(s, "500 5.5.2 Command not recognized");
 }
 
+/* The index line: what arrived and how. */
+static void
+sink_index(struct sink_session *s, const char *id)
+{
+	const struct sink_lconf	*c = s->l->conf;
+	const struct sink_msg	*m = &s->msg;
+	char			 addr[SINK_ADDR_MAX * 2], params[1024], helo[512];
+	char			*to = NULL, *tmp;
+	size_t			 i;
+
+	for (i = 0; i < s->nrcpt; i++) {
+		lab_escape(s->rcpts[i], strlen(s->rcpts[i]), addr, sizeof(addr));
+		xasprintf(&tmp, "%s%s<%s>", to == NULL ? "" : to, to == NULL ? "" : ",", addr);
+		free(to);
+		to = tmp;
+	}
+	lab_escape(s->from, strlen(s->from), addr, sizeof(addr));
+	lab_escape(s->mail_params, strlen(s->mail_params), params, sizeof(params));
+	lab_escape(s->helo, strlen(s->helo), helo, sizeof(helo));
+	lab_rec(s->l->srv->index, "msg=%s file=msg-%s.eml listener=%s local=%s peer=%s "
+	    "helo=\"%s\" from=<%s> to=%s size=%llu sha256=%s tls=%s cipher=%s sni=%s "
+	    "ehlo_after_tls=%s mail_plaintext=%s mail_params=\"%s\" bare_lf=%lu "
+	    "bare_cr=%lu eightbit=%s reply=%d",
+	    id, id, c->name, s->l->local, s->peer, helo, addr, to,
+	    (unsigned long long)m->size, m->sha256, s->tls ? s->tls_version : "none",
+	    s->tls ? s->cipher : "-", s->sni[0] != '\0' ? s->sni : "-",
+	    s->tls ? (s->ehlo_after_tls ? "yes" : "no") : "-",
+	    s->mail_plaintext ? "yes" : "no", params, m->bare_lf, m->bare_cr,
+	    m->eightbit ? "yes" : "no", c->data_reply.code ? c->data_reply.code : 250);
+	free(to);
+}
+
 static void
 sink_finish_message(struct sink_session *s)
 {
 	struct sink_server	*srv = s->l->srv;
 	const struct sink_lconf	*c = s->l->conf;
-	unsigned char		 dig[EVP_MAX_MD_SIZE];
-	unsigned int		 diglen = 0, i;
-	char			 hex[2 * EVP_MAX_MD_SIZE + 1], id[64], *path, *to = NULL, *tmp;
-	char			 from[SINK_ADDR_MAX * 2], params[1024], helo[512];
-	int			 ok;
+	char			 id[64], *path;
 
-	ok = fclose(s->body) == 0;
-	s->body = NULL;
-	if (EVP_DigestFinal_ex(s->md, dig, &diglen) != 1)
-		fatalx("sink_finish_message: digest failed");
-	for (i = 0; i < diglen; i++)
-		snprintf(hex + 2 * i, 3, "%02x", dig[i]);
-	if (s->too_big) {
-		sink_reply(s, "552 5.3.4 Message too big");
-		sink_reset(s);
-		sink_set_state(s, SINK_S_READY);
-		return;
-	}
-	snprintf(id, sizeof(id), "%ld-%lu", (long)getpid(), ++srv->nmsg);
+	snprintf(id, sizeof(id), "%ld-%lu", (long)getpid(), srv->nmsg + 1);
 	xasprintf(&path, "%s/msg-%s.eml", srv->spool, id);
-	if (!ok || rename(s->tmppath, path) == -1) {
-		log_warn("%s", path);
-		free(path);
-		sink_reply(s, "451 4.3.0 cannot write the spool");
-		sink_reset(s);
-		sink_set_state(s, SINK_S_READY);
-		return;
+	if (sink_msg_commit(&s->msg, path) == -1) {
+		if (s->msg.too_big)
+			sink_reply(s, "552 5.3.4 Message too big");
+		else
+			sink_reply(s, "451 4.3.0 cannot write the spool");
+	} else {
+		srv->nmsg++;
+		sink_index(s, id);
+		sink_log(s, "message msg=%s size=%llu sha256=%s", id,
+		    (unsigned long long)s->msg.size, s->msg.sha256);
+		if (c->data_reply.code != 0)
+			sink_reply(s, "%d %s", c->data_reply.code, c->data_reply.text);
+		else
+			sink_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	}
-	free(s->tmppath);
-	s->tmppath = NULL;
-	for (i = 0; i < s->nrcpt; i++) {
-		lab_escape(s->rcpts[i], strlen(s->rcpts[i]), from, sizeof(from));
-		xasprintf(&tmp, "%s%s<%s>", to == NULL ? "" : to, to == NULL ? "" : ",", from);
-		free(to);
-		to = tmp;
-	}
-	lab_escape(s->from, strlen(s->from), from, sizeof(from));
-	lab_escape(s->mail_params, strlen(s->mail_params), params, sizeof(params));
-	lab_escape(s->helo, strlen(s->helo), helo, sizeof(helo));
-	lab_rec(srv->index, "msg=%s file=msg-%s.eml listener=%s local=%s peer=%s "
-	    "helo=\"%s\" from=<%s> to=%s size=%llu sha256=%s tls=%s cipher=%s sni=%s "
-	    "ehlo_after_tls=%s mail_plaintext=%s mail_params=\"%s\" bare_lf=%lu "
-	    "bare_cr=%lu eightbit=%s reply=%d",
-	    id, id, c->name, s->l->local, s->peer, helo, from, to,
-	    (unsigned long long)s->size, hex, s->tls ? s->tls_version : "none",
-	    s->tls ? s->cipher : "-", s->sni[0] != '\0' ? s->sni : "-",
-	    s->tls ? (s->ehlo_after_tls ? "yes" : "no") : "-",
-	    s->mail_plaintext ? "yes" : "no", params, s->bare_lf, s->bare_cr,
-	    s->eightbit ? "yes" : "no", c->data_reply.code ? c->data_reply.code : 250);
-	sink_log(s, "message msg=%s size=%llu sha256=%s", id, (unsigned long long)s->size, hex);
-	free(to);
 	free(path);
-	if (c->data_reply.code != 0)
-		sink_reply(s, "%d %s", c->data_reply.code, c->data_reply.text);
-	else
-		sink_reply(s, "250 2.0.0 Ok: queued as %s", id);
 	sink_reset(s);
 	sink_set_state(s, SINK_S_READY);
-}
-
-/* One line of message text, its LF included. */
-static void
-sink_data_line(struct sink_session *s, const char *line, size_t len)
-{
-	int	crlf = len >= 2 && line[len - 2] == '\r';
-	size_t	i, textlen;
-
-	if (s->prev_crlf && crlf && len == 3 && line[0] == '.') {
-		sink_finish_message(s);
-		return;
-	}
-	if (!crlf)
-		s->bare_lf++;
-	if (line[0] == '.') {		/* transparency (RFC 5321 4.5.2) */
-		line++;
-		len--;
-	}
-	textlen = len - (crlf ? 2 : 1);
-	for (i = 0; i < len; i++) {
-		if (i < textlen && line[i] == '\r')
-			s->bare_cr++;
-		if ((unsigned char)line[i] >= 0x80)
-			s->eightbit = 1;
-	}
-	s->prev_crlf = crlf;
-	s->size += len;
-	if (s->size > s->l->conf->max_size)
-		s->too_big = 1;
-	if (s->too_big)
-		return;
-	if (fwrite(line, 1, len, s->body) != len ||
-	    EVP_DigestUpdate(s->md, line, len) != 1) {
-		log_warn("%s", s->tmppath);
-		s->too_big = 1;
-	}
 }
 
 static void
@@ -570,15 +573,17 @@ sink_on_read(struct bufferevent *bev, void *arg)
 	size_t			 eollen, bound, len;
 	char			*line;
 
-	if (s->state == SINK_S_CLOSING)
-		evbuffer_drain(in, evbuffer_get_length(in));
+	if (s->state == SINK_S_CLOSING || s->freeing) {
+		lab_ev_drain(in);
+		return;
+	}
 	while (s->state != SINK_S_CLOSING && s->state != SINK_S_TLS) {
 		if (s->state == SINK_S_ABORT) {
 			if (evbuffer_get_length(in) == 0)
 				return;
 			sink_log(s, "tls aborted after %zu bytes of the ClientHello",
 			    evbuffer_get_length(in));
-			evbuffer_drain(in, evbuffer_get_length(in));
+			lab_ev_drain(in);
 			sink_free(s);
 			return;
 		}
@@ -600,9 +605,10 @@ sink_on_read(struct bufferevent *bev, void *arg)
 		if (evbuffer_remove(in, line, len) != (int)len)
 			fatalx("sink_on_read: evbuffer_remove");
 		line[len] = '\0';
-		if (s->state == SINK_S_DATA)
-			sink_data_line(s, line, len);
-		else
+		if (s->state == SINK_S_DATA) {
+			if (sink_msg_line(&s->msg, line, len) == 1)
+				sink_finish_message(s);
+		} else
 			sink_command(s, line, len);
 		free(line);
 		if (s->state == SINK_S_CLOSING)
@@ -615,7 +621,11 @@ sink_on_write(struct bufferevent *bev, void *arg)
 {
 	struct sink_session	*s = arg;
 
-	if (s->state == SINK_S_CLOSING && !s->tls)
+	if (s->state != SINK_S_CLOSING || s->freeing)
+		return;
+	if (s->tls)
+		sink_tls_flush_then_free(s);
+	else
 		sink_free(s);
 }
 
@@ -632,7 +642,13 @@ sink_tls_established(struct sink_session *s)
 		lab_escape(sni, strlen(sni), s->sni, sizeof(s->sni));
 	sink_log(s, "tls established version=%s cipher=%s sni=%s", s->tls_version,
 	    s->cipher, s->sni[0] != '\0' ? s->sni : "-");
-	sink_set_state(s, SINK_S_INIT);
+	/*
+	 * Everything said before TLS is forgotten. MAIL is accepted without a
+	 * new EHLO (as most servers do), so that a client skipping it is
+	 * recorded as ehlo_after_tls=no rather than turned away.
+	 */
+	s->helo[0] = '\0';
+	sink_set_state(s, SINK_S_READY);
 }
 
 static void
@@ -648,6 +664,8 @@ sink_on_event(struct bufferevent *bev, short what, void *arg)
 			sink_tls_established(s);
 		return;
 	}
+	if (s->freeing)
+		return;
 	if (s->state == SINK_S_CLOSING) {
 		sink_free(s);
 		return;
@@ -693,7 +711,7 @@ sink_session_start(struct sink_listener *l, evutil_socket_t fd, const struct soc
 		return;
 	}
 	bufferevent_setcb(s->bev, sink_on_read, sink_on_write, sink_on_event, s);
-	bufferevent_set_timeouts(s->bev, &(struct timeval){ SINK_TIMEOUT, 0 }, NULL);
+	lab_ev_read_timeout(s->bev, SINK_TIMEOUT);
 	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) == -1) {
 		log_warnx("conn=%lu: cannot enable the bufferevent", s->id);
 		sink_free(s);

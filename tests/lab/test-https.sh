@@ -37,7 +37,12 @@ host mta-sts.slow.test
 host mta-sts.gone.test
   status 404
   header "X-Lab: gone"
+host tlsrpt.d.test
+  path /report
+  status 201
+  save-body $LAB_DIR/reports
 EOF
+mkdir "$LAB_DIR/reports"
 lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
 H=$LAB_HTTPS_PORT
 L=$LAB_DIR/https.log
@@ -90,6 +95,43 @@ is "$(subject mta-sts.d.test)" "CN=mta-sts.d.test" "SNI mta-sts.d.test: the sect
 is "$(subject mta-sts.html.test)" "CN=mx.wrong.test" "SNI without a section certificate: the default one"
 get mta-sts.html.test -o /dev/null
 is $? 60 "curl refuses the wrong-name default certificate (exit 60)"
+
+c=$(grep -c '^.* closed conn=[0-9]* state=request by=peer' "$L")
+get mta-sts.html.test -o /dev/null
+lab_wait_count 'closed conn=[0-9]+ state=request by=peer' "$L" $((c + 1)) 5
+ok $? "curl refusing the certificate: the connection closes before any request"
+echo | openssl s_client -connect "127.0.0.1:$H" -servername mta-sts.html.test \
+    -verify_hostname mta-sts.html.test -verify_return_error -CAfile "$P/root.pem" >/dev/null 2>&1
+lab_wait_grep 'tls-alert conn=[0-9]+ dir=received level=fatal alert="bad certificate"' "$L" 5
+ok $? "s_client refusing the certificate: its fatal alert is logged"
+
+long=$(printf '%09000d' 0)
+is "$(get mta-sts.d.test -H "X-Long: $long" -o /dev/null -w '%{http_code}')" 431 "a header line over 8 KiB: 431 (bounded)"
+
+# a TLS report POSTed (RFC 8460 https: rua): stored for the test to read
+printf 'report body \000\001\002 binary' >"$LAB_DIR/report.gz"
+out=$(curl -sS --max-time 5 -k --resolve "tlsrpt.d.test:$H:127.0.0.1" -X POST \
+    -H 'Content-Type: application/tlsrpt+gzip' --data-binary "@$LAB_DIR/report.gz" \
+    -o /dev/null -w '%{http_code}' "https://tlsrpt.d.test:$H/report")
+is "$out" 201 "POST: the configured status"
+lab_wait_grep 'saved conn=[0-9]+ file=.*/reports/body-' "$L" 5
+cmp -s "$LAB_DIR/report.gz" "$(ls "$LAB_DIR"/reports/body-* | head -1)"
+ok $? "POST: the body is saved byte for byte"
+grep -q 'method=POST host=tlsrpt.d.test:[0-9]* path=/report .* body=22 headers=".*Content-Type: application/tlsrpt+gzip' "$L"
+ok $? "POST: method, size and content type in the request log"
+out=$(curl -sS --max-time 5 -k --resolve "tlsrpt.d.test:$H:127.0.0.1" -X POST \
+    -H 'Transfer-Encoding: chunked' --data-binary "@$LAB_DIR/report.gz" \
+    -o /dev/null -w '%{http_code}' "https://tlsrpt.d.test:$H/report")
+is "$out" 411 "POST with a chunked body: 411 (send a Content-Length)"
+
+# stall-accept: TCP accepted, TLS never started
+printf 'cert %s %s\nstall-accept 1\n' "$P/web.pem" "$P/web.key" >"$LAB_DIR/stall.conf"
+lab_https "$LAB_DIR/stall.conf" stall || bail "second lab-https did not start"
+curl -sS --max-time 1 --cacert "$P/root.pem" --resolve "mta-sts.d.test:$LAB_HTTPS_PORT:127.0.0.1" \
+    -o /dev/null "https://mta-sts.d.test:$LAB_HTTPS_PORT$URL" 2>/dev/null
+is $? 28 "stall-accept: connection accepted, no TLS, curl times out (exit 28)"
+grep -q 'accept peer=127.0.0.1:[0-9]* action=stall-accept' "$LAB_DIR/stall.log"
+ok $? "stall-accept is logged"
 
 "$LAB_BIN/lab-https" -h | grep -q "usage: lab-https"
 ok $? "-h prints the usage"

@@ -68,6 +68,8 @@ verify_err 127.0.0.3 a.mx1.d.test 62
 ok $? "wildcard *.d.test: hostname mismatch for a.mx1.d.test"
 verify_err 127.0.0.4 mx1.d.test 10
 ok $? "expired: certificate has expired (10)"
+lab_wait_grep 'listener=expired tls alert received level=fatal alert="certificate expired"' "$LOG" 5
+ok $? "sink log: the client's fatal alert (certificate expired)"
 verify_err 127.0.0.5 mx1.d.test 9
 ok $? "not yet valid: certificate is not yet valid (9)"
 verify_err 127.0.0.6 mx1.d.test 18
@@ -158,6 +160,36 @@ ok $? "BODY=8BITMIME refused (555) where 8BITMIME is not advertised"
 printf 'EHLO raw\r\nSTARTTLS\r\nRSET\r\n' | raw 127.0.0.2 '220 2.0.0' >"$LAB_DIR/raw3.out"
 lab_wait_grep 'discarded=6 bytes of plaintext sent after STARTTLS' "$LOG" 5
 ok $? "plaintext pipelined after STARTTLS is discarded and logged"
+
+long=$(printf '%05000d' 0)
+printf 'EHLO raw\r\nNOOP %s\r\n' "$long" | raw 127.0.0.11 >"$LAB_DIR/raw4.out"
+grep -q '^500 5.5.6 Line too long' "$LAB_DIR/raw4.out"
+ok $? "a command line over 4096 bytes: 500, then the connection closes (bounded)"
+
+# raw client over TLS: MAIL right after the handshake, without EHLO again
+rawtls() { # ADDR SNI: EHLO, STARTTLS, then stdin inside TLS; print the TLS replies
+	perl -MIO::Socket::INET -MNet::SSLeay -e '
+		$SIG{ALRM} = sub { print STDERR "rawtls: no close within 10 s\n"; exit 1 };
+		alarm 10;
+		my $s = IO::Socket::INET->new(PeerAddr => $ARGV[0]) or die "connect: $!";
+		sub reply { my $a = ""; while ($a !~ /(^|\n)\d{3} [^\n]*\n\z/) {
+			sysread($s, my $b, 1) or die "eof"; $a .= $b; } return $a; }
+		reply(); print $s "EHLO raw\r\n"; reply();
+		print $s "STARTTLS\r\n"; reply() =~ /^220/ or die "no 220";
+		Net::SSLeay::initialize();
+		my $ctx = Net::SSLeay::CTX_new() or die; my $ssl = Net::SSLeay::new($ctx) or die;
+		Net::SSLeay::set_fd($ssl, fileno($s));
+		Net::SSLeay::set_tlsext_host_name($ssl, $ARGV[1]);
+		Net::SSLeay::connect($ssl) == 1 or die "handshake failed";
+		binmode STDIN; local $/; Net::SSLeay::ssl_write_all($ssl, <STDIN>);
+		while (defined(my $r = Net::SSLeay::read($ssl))) { last if $r eq ""; print $r; }' "$1:$S" "$2"
+}
+printf 'MAIL FROM:<noehlo@e.test>\r\nRCPT TO:<x@d.test>\r\nDATA\r\nSubject: raw\r\n\r\nhi\r\n.\r\nQUIT\r\n' |
+    rawtls 127.0.0.2 mx1.d.test >"$LAB_DIR/rawtls.out"
+grep -q '^221 ' "$LAB_DIR/rawtls.out"
+ok $? "TLS session closed promptly after QUIT (221, then close_notify and close)"
+lab_wait_grep 'from=<noehlo@e.test>.* tls=TLSv1.3 .*sni=mx1.d.test ehlo_after_tls=no mail_plaintext=no' "$IDX" 5
+ok $? "record: a client that skips EHLO after TLS is recorded as ehlo_after_tls=no"
 
 grep -q 'conn=[0-9]* listener=valid C: MAIL FROM:<a@e.test>' "$LOG" &&
     grep -q 'listener=valid S: 220 2.0.0 Ready to start TLS' "$LOG"
