@@ -212,7 +212,10 @@ get_stats(void *arg)
 uint64_t
 h_sessions_now(struct h_server *h)
 {
-	struct stats_arg a = { h, { 0, 0, 0, 0, 0 } };
+	struct stats_arg a;
+
+	memset(&a, 0, sizeof(a));
+	a.h = h;
 
 	h_call(h, get_stats, &a);
 	return a.st.sessions_now;
