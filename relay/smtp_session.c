@@ -133,13 +133,14 @@ smtp_session_transition(struct smtp_session *s, enum smtp_state st)
 	log_debug("%s: %s -> %s", s->addr, smtp_strstate(s->state), smtp_strstate(st));
 	s->state = st;
 	set_timeouts(s);
-	/* a line deadline ends with its line; DATA has its own from its start */
+	/* a line deadline ends with its line; DATA and TLS have theirs from their start */
 	deadline_clear(s);
 	if (st == SMTP_S_DATA && s->srv != NULL) {
 		s->deadline_start = strutil_now_ms();
 		s->data_raw = 0;
 		deadline_arm(s, s->srv->cfg->timeout_data * 1000);
-	}
+	} else if (st == SMTP_S_TLS && s->srv != NULL)
+		deadline_arm(s, s->srv->cfg->timeout_tls_handshake * 1000);
 }
 
 int
@@ -546,6 +547,12 @@ session_on_deadline(evutil_socket_t fd, short what, void *arg)
 		}
 		log_info("%s: DATA too slow: %llu octets in %llu ms", s->addr,
 		    (unsigned long long)s->data_raw, (unsigned long long)spent);
+	} else if (s->state == SMTP_S_TLS) {
+		/* nothing can be said in the middle of a handshake */
+		log_info("%s: TLS handshake not complete within %llu s", s->addr,
+		    (unsigned long long)s->srv->cfg->timeout_tls_handshake);
+		smtp_session_destroy(s);
+		return;
 	} else if (states[s->state].lines)
 		log_info("%s: command line not complete within %llu s", s->addr,
 		    (unsigned long long)s->srv->cfg->timeout_command);

@@ -7,6 +7,7 @@
  */
 #include <sys/stat.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,33 @@ test_handshake_timeout(void)
 	h_close(&c);
 }
 
+/* A handshake record announced as 16 KiB, trickled: the handshake has a deadline. */
+static void
+test_handshake_trickle(void)
+{
+	static const char	hello[] = "\x16\x03\x01\x40\x00";
+	struct h_conn		c;
+	uint64_t		t0;
+	struct pollfd		pfd = { -1, POLLIN, 0 };
+	char			zero = 0;
+	int			closed = 0, i;
+
+	ok(h_connect(&c, hs.port, NULL) == 0 && h_reply(&c) == 220 &&
+	    h_cmd(&c, "EHLO x") == 250 && h_cmd(&c, "STARTTLS") == 220, "STARTTLS");
+	pfd.fd = c.fd;
+	t0 = strutil_now_ms();
+	h_send(&c, hello, sizeof(hello) - 1);
+	for (i = 0; i < 40 && !closed; i++) {
+		if (h_send(&c, &zero, 1) != 0)
+			closed = 1;
+		else if (poll(&pfd, 1, 150) > 0)
+			closed = 1;	/* the server closed (nothing else comes) */
+	}
+	ok(closed && i < 40, "a handshake trickled an octet at a time is cut off");
+	ok(strutil_now_ms() - t0 < 5000, "near timeout_tls_handshake");
+	h_close(&c);
+}
+
 static void
 test_config_errors(void)
 {
@@ -384,6 +412,7 @@ main(void)
 	test_auth_gone();
 	test_auth_long_lines();
 	test_handshake_timeout();
+	test_handshake_trickle();
 	h_stop(&hs);
 	test_config_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
