@@ -1,8 +1,10 @@
 /*
  * smtp_session.h: internals shared by the SMTP server's files:
- * smtp_server.c (listeners, limits), smtp_session.c (I/O, states, timeouts,
- * STARTTLS) and smtp_cmd.c (the command table and DATA hand-off).
- * Not for use outside the SMTP server.
+ * smtp_server.c (listeners, limits, shutdown), smtp_session.c (I/O, states,
+ * timeouts and deadlines, STARTTLS), smtp_cmd.c (the command table),
+ * smtp_commit.c (end of DATA) and smtp_auth.c (AUTH, checked by
+ * auth_worker.c off the loop). Not for use outside the SMTP server (the
+ * unit test harness peeks at buffer sizes).
  */
 #ifndef RELAY_SMTP_SESSION_H
 #define RELAY_SMTP_SESSION_H

@@ -372,6 +372,44 @@ test_handshake_trickle(void)
 }
 
 static void
+stop_server(void *arg)
+{
+	smtp_server_stop(arg);
+}
+
+/* Shutdown: a password check and a TLS handshake finish, then 421 4.3.2. */
+static void
+test_stop(void)
+{
+	struct h_conn	a, b, c;
+	char		line[400];
+
+	tls_session(&a);
+	tls_session(&b);
+	if (h_connect(&c, hs.port, NULL) != 0 || h_reply(&c) != 220 ||
+	    h_cmd(&c, "EHLO client.test") != 250 || h_cmd(&c, "STARTTLS") != 220)
+		bail("STARTTLS");
+	h_auth_hold(&hs, 1);
+	plain_cmd(line, sizeof(line), "alice", "s3cret");
+	strcat(line, "\r\n");
+	h_sends(&a, line);
+	ok(wait_auth_pending(1), "stop: a password check pending");
+	h_call(&hs, stop_server, hs.srv);
+	ok(h_reply(&b) == 421 && strstr(b.reply, "421 4.3.2") != NULL, "stop: idle TLS session 421 4.3.2");
+	is_int(h_pending(&a), 0, "stop: nothing while the check is pending");
+	h_auth_hold(&hs, 0);
+	is_int(h_reply(&a), 235, "stop: the check is answered");
+	ok(h_reply(&a) == 421 && strstr(a.reply, "421 4.3.2") != NULL && h_eof(&a),
+	    "stop: then 421 4.3.2 and closed");
+	ok(h_starttls(&c) == 0, "stop: a handshake under way completes");
+	ok(h_reply(&c) == 421 && strstr(c.reply, "421 4.3.2") != NULL && h_eof(&c),
+	    "stop: then 421 4.3.2 over TLS and closed");
+	h_close(&a);
+	h_close(&b);
+	h_close(&c);
+}
+
+static void
 test_config_errors(void)
 {
 	struct config	 cfg;
@@ -413,6 +451,7 @@ main(void)
 	test_auth_long_lines();
 	test_handshake_timeout();
 	test_handshake_trickle();
+	test_stop();
 	h_stop(&hs);
 	test_config_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
