@@ -35,7 +35,12 @@ struct smtp_server_stats {
  *   at least data_min_rate octets/s beyond the first timeout_data;
  * - after session_lifetime a session gets 421 4.4.2 once it is between
  *   transactions.
- * Past the deadlines the client gets 421 4.4.2 and is closed.
+ * Past these deadlines the client gets 421 4.4.2 and is closed. Besides, a
+ * TLS upgrade must be done within timeout_tls_handshake of the 220, and a
+ * last reply (421, 221) must be taken within timeout_command, or the
+ * connection is just closed. A client that stops reading is closed by the
+ * idle timeout of its state (a write that makes no progress), and the
+ * server stops reading commands while 16 KiB of replies are unread.
  */
 struct smtp_server_tuning {
 	uint64_t	session_lifetime;	/* seconds, default 3600 */

@@ -133,14 +133,22 @@ smtp_session_transition(struct smtp_session *s, enum smtp_state st)
 	log_debug("%s: %s -> %s", s->addr, smtp_strstate(s->state), smtp_strstate(st));
 	s->state = st;
 	set_timeouts(s);
-	/* a line deadline ends with its line; DATA and TLS have theirs from their start */
+	/*
+	 * A line deadline ends with its line. DATA, the TLS upgrade and the
+	 * last reply have theirs from their start: a client that reads or
+	 * writes an octet now and then does not extend them.
+	 */
 	deadline_clear(s);
-	if (st == SMTP_S_DATA && s->srv != NULL) {
+	if (s->srv == NULL)
+		return;
+	if (st == SMTP_S_DATA) {
 		s->deadline_start = strutil_now_ms();
 		s->data_raw = 0;
 		deadline_arm(s, s->srv->cfg->timeout_data * 1000);
-	} else if (st == SMTP_S_TLS && s->srv != NULL)
+	} else if (st == SMTP_S_TLS_WAIT || st == SMTP_S_TLS)
 		deadline_arm(s, s->srv->cfg->timeout_tls_handshake * 1000);
+	else if (st == SMTP_S_CLOSING)
+		deadline_arm(s, s->srv->cfg->timeout_command * 1000);
 }
 
 int
@@ -547,10 +555,11 @@ session_on_deadline(evutil_socket_t fd, short what, void *arg)
 		}
 		log_info("%s: DATA too slow: %llu octets in %llu ms", s->addr,
 		    (unsigned long long)s->data_raw, (unsigned long long)spent);
-	} else if (s->state == SMTP_S_TLS) {
-		/* nothing can be said in the middle of a handshake */
-		log_info("%s: TLS handshake not complete within %llu s", s->addr,
-		    (unsigned long long)s->srv->cfg->timeout_tls_handshake);
+	} else if (s->state == SMTP_S_TLS_WAIT || s->state == SMTP_S_TLS ||
+	    s->state == SMTP_S_CLOSING) {
+		/* nothing more can be said: in a handshake, or after the last reply */
+		log_info("%s: %s not complete in time", s->addr, s->state == SMTP_S_CLOSING ?
+		    "last reply" : "TLS handshake");
 		smtp_session_destroy(s);
 		return;
 	} else if (states[s->state].lines)
