@@ -82,6 +82,9 @@ decode(struct smtp_session *s, const char *in, unsigned char *out, size_t cap, s
 	}
 	if (auth_b64_decode(in, strlen(in), out, cap, len) == 0)
 		return 0;
+	explicit_bzero(out, cap);	/* whatever was decoded before the error */
+	free(s->auth_user);
+	s->auth_user = NULL;
 	smtp_session_transition(s, SMTP_S_HELO);
 	smtp_session_reply(s, 501, "5.5.2", "Cannot decode response");
 	smtp_cmd_error(s);
