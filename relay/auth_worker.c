@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,7 @@ auth_worker_new(struct event_base *base, const struct auth *a, size_t nthreads,
     size_t max_jobs)
 {
 	struct auth_worker	*w;
+	sigset_t		 all, old;
 	size_t			 i;
 
 	if (nthreads == 0 || max_jobs == 0)
@@ -145,6 +147,9 @@ auth_worker_new(struct event_base *base, const struct auth *a, size_t nthreads,
 	if ((w->ev_done = event_new(base, -1, 0, worker_on_done, w)) == NULL)
 		fatalx("auth_worker_new: event_new failed");
 	w->threads = xcalloc(nthreads, sizeof(*w->threads));
+	/* signals are the loop's business: the threads start with all blocked */
+	if (sigfillset(&all) != 0 || pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
+		fatalx("auth_worker_new: cannot block signals");
 	for (i = 0; i < nthreads; i++) {
 		if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0) {
 			log_warnx("auth_worker_new: cannot start thread %zu", i);
@@ -152,6 +157,8 @@ auth_worker_new(struct event_base *base, const struct auth *a, size_t nthreads,
 		}
 		w->nthreads++;
 	}
+	if (pthread_sigmask(SIG_SETMASK, &old, NULL) != 0)
+		fatalx("auth_worker_new: cannot restore the signal mask");
 	if (w->nthreads == 0)
 		fatalx("auth_worker_new: no verification thread");
 	return w;
