@@ -35,29 +35,34 @@
 
 enum timeout_kind { TO_NONE, TO_GREETING, TO_COMMAND, TO_DATA, TO_TLS };
 
-/*
- * Per state: the idle timeout (reads and blocked writes), and whether the
- * session reads lines (a line must then be whole within timeout_command of
- * its first octet).
- */
+/* Deadlines that octets trickling in or out do not extend. */
+enum deadline_kind {
+	DL_NONE,
+	DL_LINE,	/* a line whole within timeout_command of its first octet */
+	DL_DATA,	/* timeout_data plus 1 s per data_min_rate octets */
+	DL_TLS,		/* the upgrade done within timeout_tls_handshake */
+	DL_LAST		/* the last reply taken within timeout_command */
+};
+
+/* Per state: the idle timeout (reads and blocked writes) and the deadline. */
 static const struct {
 	const char		*name;
 	enum timeout_kind	 timeout;
-	int			 lines;
+	enum deadline_kind	 deadline;
 } states[SMTP_S_COUNT] = {
-	[SMTP_S_INIT] =		{ "INIT", TO_GREETING, 1 },
-	[SMTP_S_HELO] =		{ "HELO", TO_COMMAND, 1 },
-	[SMTP_S_MAIL] =		{ "MAIL", TO_COMMAND, 1 },
-	[SMTP_S_RCPT] =		{ "RCPT", TO_COMMAND, 1 },
-	[SMTP_S_DATA] =		{ "DATA", TO_DATA, 0 },
-	[SMTP_S_COMMIT] =	{ "COMMIT", TO_NONE, 0 },
-	[SMTP_S_TLS_WAIT] =	{ "TLS_WAIT", TO_TLS, 0 },
-	[SMTP_S_TLS] =		{ "TLS", TO_TLS, 0 },
-	[SMTP_S_AUTH_PLAIN] =	{ "AUTH_PLAIN", TO_COMMAND, 1 },
-	[SMTP_S_AUTH_USER] =	{ "AUTH_USER", TO_COMMAND, 1 },
-	[SMTP_S_AUTH_PASS] =	{ "AUTH_PASS", TO_COMMAND, 1 },
-	[SMTP_S_AUTH_VERIFY] =	{ "AUTH_VERIFY", TO_NONE, 0 },
-	[SMTP_S_CLOSING] =	{ "CLOSING", TO_COMMAND, 0 },
+	[SMTP_S_INIT] =		{ "INIT", TO_GREETING, DL_LINE },
+	[SMTP_S_HELO] =		{ "HELO", TO_COMMAND, DL_LINE },
+	[SMTP_S_MAIL] =		{ "MAIL", TO_COMMAND, DL_LINE },
+	[SMTP_S_RCPT] =		{ "RCPT", TO_COMMAND, DL_LINE },
+	[SMTP_S_DATA] =		{ "DATA", TO_DATA, DL_DATA },
+	[SMTP_S_COMMIT] =	{ "COMMIT", TO_NONE, DL_NONE },
+	[SMTP_S_TLS_WAIT] =	{ "TLS_WAIT", TO_TLS, DL_TLS },
+	[SMTP_S_TLS] =		{ "TLS", TO_TLS, DL_TLS },
+	[SMTP_S_AUTH_PLAIN] =	{ "AUTH_PLAIN", TO_COMMAND, DL_LINE },
+	[SMTP_S_AUTH_USER] =	{ "AUTH_USER", TO_COMMAND, DL_LINE },
+	[SMTP_S_AUTH_PASS] =	{ "AUTH_PASS", TO_COMMAND, DL_LINE },
+	[SMTP_S_AUTH_VERIFY] =	{ "AUTH_VERIFY", TO_NONE, DL_NONE },
+	[SMTP_S_CLOSING] =	{ "CLOSING", TO_COMMAND, DL_LAST },
 };
 
 static void	session_read(struct bufferevent *, void *);
@@ -128,33 +133,44 @@ deadline_clear(struct smtp_session *s)
 void
 smtp_session_transition(struct smtp_session *s, enum smtp_state st)
 {
+	uint64_t now, end;
+
 	if ((unsigned)st >= SMTP_S_COUNT)
 		fatalx("smtp_session_transition: bad state %d", (int)st);
 	log_debug("%s: %s -> %s", s->addr, smtp_strstate(s->state), smtp_strstate(st));
 	s->state = st;
 	set_timeouts(s);
-	/*
-	 * A line deadline ends with its line. DATA, the TLS upgrade and the
-	 * last reply have theirs from their start: a client that reads or
-	 * writes an octet now and then does not extend them.
-	 */
+	/* a line deadline starts with its first octet (line_started), the others now */
 	deadline_clear(s);
 	if (s->srv == NULL)
 		return;
-	if (st == SMTP_S_DATA) {
+	switch (states[st].deadline) {
+	case DL_DATA:
 		s->deadline_start = strutil_now_ms();
 		s->data_raw = 0;
 		deadline_arm(s, s->srv->cfg->timeout_data * 1000);
-	} else if (st == SMTP_S_TLS_WAIT || st == SMTP_S_TLS)
-		deadline_arm(s, s->srv->cfg->timeout_tls_handshake * 1000);
-	else if (st == SMTP_S_CLOSING)
+		break;
+	case DL_TLS:
+		/* TLS_WAIT -> TLS keeps the deadline set at the 220 */
+		now = strutil_now_ms();
+		if (st == SMTP_S_TLS_WAIT)
+			s->deadline_start = now;
+		end = s->deadline_start + s->srv->cfg->timeout_tls_handshake * 1000;
+		deadline_arm(s, end > now ? end - now : 0);
+		break;
+	case DL_LAST:
 		deadline_arm(s, s->srv->cfg->timeout_command * 1000);
+		break;
+	case DL_LINE:
+	case DL_NONE:
+		break;
+	}
 }
 
 int
 smtp_session_waiting(const struct smtp_session *s)
 {
-	return states[s->state].lines;
+	return states[s->state].deadline == DL_LINE;
 }
 
 void
@@ -546,7 +562,8 @@ session_on_deadline(evutil_socket_t fd, short what, void *arg)
 
 	if (s->srv == NULL || s->bev == NULL)
 		return;
-	if (s->state == SMTP_S_DATA) {
+	switch (states[s->state].deadline) {
+	case DL_DATA:
 		allowed = data_allowance_ms(s);
 		spent = strutil_now_ms() - s->deadline_start;
 		if (spent < allowed) {
@@ -555,18 +572,21 @@ session_on_deadline(evutil_socket_t fd, short what, void *arg)
 		}
 		log_info("%s: DATA too slow: %llu octets in %llu ms", s->addr,
 		    (unsigned long long)s->data_raw, (unsigned long long)spent);
-	} else if (s->state == SMTP_S_TLS_WAIT || s->state == SMTP_S_TLS ||
-	    s->state == SMTP_S_CLOSING) {
-		/* nothing more can be said: in a handshake, or after the last reply */
-		log_info("%s: %s not complete in time", s->addr, s->state == SMTP_S_CLOSING ?
-		    "last reply" : "TLS handshake");
-		smtp_session_destroy(s);
-		return;
-	} else if (states[s->state].lines)
+		break;
+	case DL_LINE:
 		log_info("%s: command line not complete within %llu s", s->addr,
 		    (unsigned long long)s->srv->cfg->timeout_command);
-	else
+		break;
+	case DL_TLS:
+	case DL_LAST:
+		/* nothing more can be said: in a handshake, or after the last reply */
+		log_info("%s: %s not done in time", s->addr,
+		    s->state == SMTP_S_CLOSING ? "last reply" : "TLS upgrade");
+		smtp_session_destroy(s);
 		return;
+	case DL_NONE:
+		return;
+	}
 	smtp_session_close_reply(s, 421, "4.4.2", "Timeout, closing connection");
 }
 
