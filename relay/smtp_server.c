@@ -20,6 +20,7 @@
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
 #include "relay/auth.h"
+#include "relay/auth_worker.h"
 #include "relay/config.h"
 #include "relay/smtp_session.h"
 #include "relay/tls_server.h"
@@ -236,6 +237,10 @@ smtp_server_new(struct event_base *base, const struct config *cfg, char *err, si
 	srv = xcalloc(1, sizeof(*srv));
 	srv->base = base;
 	srv->cfg = cfg;
+	srv->tune.session_lifetime = 3600;
+	srv->tune.data_min_rate = 1024;
+	srv->tune.auth_threads = 2;
+	srv->tune.auth_max_pending = 32;
 	TAILQ_INIT(&srv->sessions);
 	if (load_secrets(srv, cfg, err, errlen) != 0) {
 		smtp_server_free(srv);
@@ -253,6 +258,26 @@ smtp_server_new(struct event_base *base, const struct config *cfg, char *err, si
 }
 
 void
+smtp_server_tune(struct smtp_server *srv, const struct smtp_server_tuning *t)
+{
+	if (t->session_lifetime != 0)
+		srv->tune.session_lifetime = t->session_lifetime;
+	if (t->data_min_rate != 0)
+		srv->tune.data_min_rate = t->data_min_rate;
+	if (t->auth_threads != 0)
+		srv->tune.auth_threads = t->auth_threads;
+	if (t->auth_max_pending != 0)
+		srv->tune.auth_max_pending = t->auth_max_pending;
+}
+
+void
+smtp_server_auth_hold(struct smtp_server *srv, int hold)
+{
+	if (srv->worker != NULL)
+		auth_worker_hold(srv->worker, hold);
+}
+
+void
 smtp_server_start(struct smtp_server *srv, struct queue *q)
 {
 	struct smtp_listener	*l;
@@ -262,6 +287,9 @@ smtp_server_start(struct smtp_server *srv, struct queue *q)
 	size_t			 i;
 
 	srv->queue = q;
+	if (srv->auth != NULL && srv->worker == NULL)
+		srv->worker = auth_worker_new(srv->base, srv->auth, srv->tune.auth_threads,
+		    srv->tune.auth_max_pending);
 	for (i = 0; i < srv->nlisteners; i++) {
 		l = &srv->listeners[i];
 		if (l->lev != NULL)
@@ -290,8 +318,9 @@ smtp_server_stop(struct smtp_server *srv)
 		if (srv->listeners[i].lev != NULL &&
 		    evconnlistener_disable(srv->listeners[i].lev) != 0)
 			log_warnx("smtp: cannot stop a listener");
+	/* the others get theirs once back between transactions (smtp_session_resume) */
 	TAILQ_FOREACH(s, &srv->sessions, entry)
-		if (s->state == SMTP_S_INIT || s->state == SMTP_S_HELO)
+		if (smtp_session_waiting(s))
 			smtp_session_close_reply(s, 421, "4.3.2", "Service shutting down");
 }
 
@@ -305,6 +334,8 @@ smtp_server_free(struct smtp_server *srv)
 		return;
 	while (!TAILQ_EMPTY(&srv->sessions))
 		smtp_session_destroy(TAILQ_FIRST(&srv->sessions));
+	/* after the sessions: they have cancelled their password checks */
+	auth_worker_free(srv->worker);
 	for (i = 0; i < srv->nlisteners; i++) {
 		if (srv->listeners[i].lev != NULL)
 			evconnlistener_free(srv->listeners[i].lev);
@@ -326,6 +357,7 @@ void
 smtp_server_stats(const struct smtp_server *srv, struct smtp_server_stats *st)
 {
 	*st = srv->stats;
+	st->auth_pending = srv->worker != NULL ? auth_worker_pending(srv->worker) : 0;
 }
 
 int

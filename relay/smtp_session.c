@@ -18,7 +18,9 @@
 
 #include "common/log.h"
 #include "common/netaddr.h"
+#include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "relay/auth_worker.h"
 #include "relay/config.h"
 #include "relay/smtp_parse.h"
 #include "relay/smtp_session.h"
@@ -28,32 +30,46 @@
 #define SMTP_READ_HIWAT		(16 * 1024)
 /* Replies not yet taken by the client: stop reading commands beyond this. */
 #define SMTP_WRITE_HIWAT	(16 * 1024)
-/* AUTH responses may be longer than a command line (RFC 4954 4). */
-#define SMTP_AUTH_LINE_MAX	2048
+/* AUTH responses may be longer than a command line (RFC 4954 4); CRLF included. */
+#define SMTP_AUTH_LINE_MAX	(SMTP_AUTH_RESPONSE_MAX + 2)
 
 enum timeout_kind { TO_NONE, TO_GREETING, TO_COMMAND, TO_DATA, TO_TLS };
 
+/* Deadlines that octets trickling in or out do not extend. */
+enum deadline_kind {
+	DL_NONE,
+	DL_LINE,	/* a line whole within timeout_command of its first octet */
+	DL_DATA,	/* timeout_data plus 1 s per data_min_rate octets */
+	DL_TLS,		/* the upgrade done within timeout_tls_handshake */
+	DL_LAST		/* the last reply taken within timeout_command */
+};
+
+/* Per state: the idle timeout (reads and blocked writes) and the deadline. */
 static const struct {
 	const char		*name;
 	enum timeout_kind	 timeout;
+	enum deadline_kind	 deadline;
 } states[SMTP_S_COUNT] = {
-	[SMTP_S_INIT] =		{ "INIT", TO_GREETING },
-	[SMTP_S_HELO] =		{ "HELO", TO_COMMAND },
-	[SMTP_S_MAIL] =		{ "MAIL", TO_COMMAND },
-	[SMTP_S_RCPT] =		{ "RCPT", TO_COMMAND },
-	[SMTP_S_DATA] =		{ "DATA", TO_DATA },
-	[SMTP_S_COMMIT] =	{ "COMMIT", TO_NONE },
-	[SMTP_S_TLS_WAIT] =	{ "TLS_WAIT", TO_TLS },
-	[SMTP_S_TLS] =		{ "TLS", TO_TLS },
-	[SMTP_S_AUTH_PLAIN] =	{ "AUTH_PLAIN", TO_COMMAND },
-	[SMTP_S_AUTH_USER] =	{ "AUTH_USER", TO_COMMAND },
-	[SMTP_S_AUTH_PASS] =	{ "AUTH_PASS", TO_COMMAND },
-	[SMTP_S_CLOSING] =	{ "CLOSING", TO_COMMAND },
+	[SMTP_S_INIT] =		{ "INIT", TO_GREETING, DL_LINE },
+	[SMTP_S_HELO] =		{ "HELO", TO_COMMAND, DL_LINE },
+	[SMTP_S_MAIL] =		{ "MAIL", TO_COMMAND, DL_LINE },
+	[SMTP_S_RCPT] =		{ "RCPT", TO_COMMAND, DL_LINE },
+	[SMTP_S_DATA] =		{ "DATA", TO_DATA, DL_DATA },
+	[SMTP_S_COMMIT] =	{ "COMMIT", TO_NONE, DL_NONE },
+	[SMTP_S_TLS_WAIT] =	{ "TLS_WAIT", TO_TLS, DL_TLS },
+	[SMTP_S_TLS] =		{ "TLS", TO_TLS, DL_TLS },
+	[SMTP_S_AUTH_PLAIN] =	{ "AUTH_PLAIN", TO_COMMAND, DL_LINE },
+	[SMTP_S_AUTH_USER] =	{ "AUTH_USER", TO_COMMAND, DL_LINE },
+	[SMTP_S_AUTH_PASS] =	{ "AUTH_PASS", TO_COMMAND, DL_LINE },
+	[SMTP_S_AUTH_VERIFY] =	{ "AUTH_VERIFY", TO_NONE, DL_NONE },
+	[SMTP_S_CLOSING] =	{ "CLOSING", TO_COMMAND, DL_LAST },
 };
 
 static void	session_read(struct bufferevent *, void *);
 static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
+static void	session_on_deadline(evutil_socket_t, short, void *);
+static void	session_on_lifetime(evutil_socket_t, short, void *);
 
 const char *
 smtp_strstate(enum smtp_state st)
@@ -96,14 +112,65 @@ set_timeouts(struct smtp_session *s)
 		log_warnx("%s: cannot set timeouts", s->addr);
 }
 
+static void
+deadline_arm(struct smtp_session *s, uint64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (s->deadline != NULL && evtimer_add(s->deadline, &tv) != 0)
+		log_warnx("%s: cannot set a deadline", s->addr);
+}
+
+static void
+deadline_clear(struct smtp_session *s)
+{
+	if (s->deadline != NULL && evtimer_del(s->deadline) != 0)
+		log_warnx("%s: cannot clear a deadline", s->addr);
+}
+
 void
 smtp_session_transition(struct smtp_session *s, enum smtp_state st)
 {
+	uint64_t now, end;
+
 	if ((unsigned)st >= SMTP_S_COUNT)
 		fatalx("smtp_session_transition: bad state %d", (int)st);
 	log_debug("%s: %s -> %s", s->addr, smtp_strstate(s->state), smtp_strstate(st));
 	s->state = st;
 	set_timeouts(s);
+	/* a line deadline starts with its first octet (line_started), the others now */
+	deadline_clear(s);
+	if (s->srv == NULL)
+		return;
+	switch (states[st].deadline) {
+	case DL_DATA:
+		s->deadline_start = strutil_now_ms();
+		s->data_raw = 0;
+		deadline_arm(s, s->srv->cfg->timeout_data * 1000);
+		break;
+	case DL_TLS:
+		/* TLS_WAIT -> TLS keeps the deadline set at the 220 */
+		now = strutil_now_ms();
+		if (st == SMTP_S_TLS_WAIT)
+			s->deadline_start = now;
+		end = s->deadline_start + s->srv->cfg->timeout_tls_handshake * 1000;
+		deadline_arm(s, end > now ? end - now : 0);
+		break;
+	case DL_LAST:
+		deadline_arm(s, s->srv->cfg->timeout_command * 1000);
+		break;
+	case DL_LINE:
+	case DL_NONE:
+		break;
+	}
+}
+
+int
+smtp_session_waiting(const struct smtp_session *s)
+{
+	return states[s->state].deadline == DL_LINE;
 }
 
 void
@@ -177,6 +244,7 @@ void
 smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, socklen_t salen)
 {
 	struct smtp_session	*s;
+	struct timeval		 lifetime;
 	size_t			 i;
 
 	s = xcalloc(1, sizeof(*s));
@@ -190,8 +258,13 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, soc
 			s->flags |= SMTP_F_RELAY_NET;
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	s->state = SMTP_S_INIT;
+	lifetime.tv_sec = (time_t)srv->tune.session_lifetime;
+	lifetime.tv_usec = 0;
 	if ((s->bev = bufferevent_socket_new(srv->base, fd, 0)) == NULL ||
-	    setup_bev(s) != 0) {
+	    setup_bev(s) != 0 ||
+	    (s->deadline = evtimer_new(srv->base, session_on_deadline, s)) == NULL ||
+	    (s->lifetime = evtimer_new(srv->base, session_on_lifetime, s)) == NULL ||
+	    evtimer_add(s->lifetime, &lifetime) != 0) {
 		log_warnx("%s: cannot set up the connection", s->addr);
 		smtp_session_destroy(s);
 		return;
@@ -205,6 +278,12 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, soc
 static void
 close_conn(struct smtp_session *s)
 {
+	if (s->deadline != NULL)
+		event_free(s->deadline);
+	s->deadline = NULL;
+	if (s->lifetime != NULL)
+		event_free(s->lifetime);
+	s->lifetime = NULL;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -224,6 +303,10 @@ close_conn(struct smtp_session *s)
 void
 smtp_session_destroy(struct smtp_session *s)
 {
+	/* a password check in flight: its result is dropped */
+	if (s->auth_job != NULL && s->srv != NULL)
+		auth_worker_cancel(s->srv->worker, s->auth_job);
+	s->auth_job = NULL;
 	close_conn(s);
 	if (s->state == SMTP_S_COMMIT) {
 		/* the queue holds s as its callback argument: free it there */
@@ -326,12 +409,19 @@ read_line(struct smtp_session *s, struct evbuffer *in)
 		return 0;
 	}
 	len = (size_t)eol.pos + 1;
+	deadline_clear(s);	/* the line is whole */
 	if ((s->flags & SMTP_F_DISCARD) || len > limit) {
 		s->flags &= ~(uint32_t)SMTP_F_DISCARD;
 		evbuffer_drain(in, len);
-		if (auth)	/* an AUTH exchange ends with its overlong response */
+		if (auth) {
+			/* the exchange ends with its overlong response (RFC 4954 6) */
+			free(s->auth_user);
+			s->auth_user = NULL;
 			smtp_session_transition(s, SMTP_S_HELO);
-		smtp_session_reply(s, 500, "5.5.2", "Line too long");
+			smtp_session_reply(s, 500, "5.5.6",
+			    "Authentication Exchange line is too long");
+		} else
+			smtp_session_reply(s, 500, "5.5.2", "Line too long");
 		smtp_cmd_error(s);
 		return 1;
 	}
@@ -365,8 +455,35 @@ read_data(struct smtp_session *s, struct evbuffer *in)
 	}
 	if (evbuffer_drain(in, total) != 0)
 		fatalx("read_data: evbuffer_drain failed");
+	s->data_raw += total;
 	if (ended)
 		smtp_cmd_data_end(s);
+}
+
+/* Between transactions after a stop or past the session lifetime: say 421. */
+static int
+wind_down(struct smtp_session *s)
+{
+	if (s->state != SMTP_S_INIT && s->state != SMTP_S_HELO)
+		return 0;
+	if (s->srv->stopping)
+		smtp_session_close_reply(s, 421, "4.3.2", "Service shutting down");
+	else if (s->flags & SMTP_F_EXPIRED)
+		smtp_session_close_reply(s, 421, "4.4.2",
+		    "Session lifetime exceeded, closing connection");
+	else
+		return 0;
+	return 1;
+}
+
+/* Part of a line is here: it must be whole within timeout_command. */
+static void
+line_started(struct smtp_session *s, struct evbuffer *in)
+{
+	if (evbuffer_get_length(in) == 0 && !(s->flags & SMTP_F_DISCARD))
+		return;
+	if (s->deadline != NULL && !evtimer_pending(s->deadline, NULL))
+		deadline_arm(s, s->srv->cfg->timeout_command * 1000);
 }
 
 /* Process what is buffered, in order, as far as the state allows (pipelining). */
@@ -376,6 +493,8 @@ smtp_session_resume(struct smtp_session *s)
 	struct evbuffer	*in;
 
 	while (s->bev != NULL && s->srv != NULL) {
+		if (wind_down(s))
+			return;
 		in = bufferevent_get_input(s->bev);
 		if (evbuffer_get_length(in) == 0)
 			return;
@@ -389,11 +508,14 @@ smtp_session_resume(struct smtp_session *s)
 		case SMTP_S_COMMIT:
 		case SMTP_S_TLS_WAIT:
 		case SMTP_S_TLS:
+		case SMTP_S_AUTH_VERIFY:
 		case SMTP_S_CLOSING:
 			return;
 		default:
-			if (!read_line(s, in))
+			if (!read_line(s, in)) {
+				line_started(s, in);
 				return;
+			}
 			break;
 		}
 	}
@@ -418,6 +540,67 @@ session_write(struct bufferevent *bev, void *arg)
 		begin_tls(s);
 	else
 		smtp_session_resume(s);
+}
+
+/* DATA may take timeout_data plus a second per data_min_rate octets received. */
+static uint64_t
+data_allowance_ms(const struct smtp_session *s)
+{
+	const struct smtp_server	*srv = s->srv;
+	uint64_t			 n = s->data_raw, limit = srv->cfg->message_size_limit;
+
+	if (limit != 0 && n > limit)
+		n = limit;
+	return srv->cfg->timeout_data * 1000 + n * 1000 / srv->tune.data_min_rate;
+}
+
+static void
+session_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session	*s = arg;
+	uint64_t		 allowed, spent;
+
+	if (s->srv == NULL || s->bev == NULL)
+		return;
+	switch (states[s->state].deadline) {
+	case DL_DATA:
+		allowed = data_allowance_ms(s);
+		spent = strutil_now_ms() - s->deadline_start;
+		if (spent < allowed) {
+			deadline_arm(s, allowed - spent);
+			return;
+		}
+		log_info("%s: DATA too slow: %llu octets in %llu ms", s->addr,
+		    (unsigned long long)s->data_raw, (unsigned long long)spent);
+		break;
+	case DL_LINE:
+		log_info("%s: command line not complete within %llu s", s->addr,
+		    (unsigned long long)s->srv->cfg->timeout_command);
+		break;
+	case DL_TLS:
+	case DL_LAST:
+		/* nothing more can be said: in a handshake, or after the last reply */
+		log_info("%s: %s not done in time", s->addr,
+		    s->state == SMTP_S_CLOSING ? "last reply" : "TLS upgrade");
+		smtp_session_destroy(s);
+		return;
+	case DL_NONE:
+		return;
+	}
+	smtp_session_close_reply(s, 421, "4.4.2", "Timeout, closing connection");
+}
+
+static void
+session_on_lifetime(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->srv == NULL || s->bev == NULL)
+		return;
+	log_info("%s: session lifetime (%llu s) exceeded in state %s", s->addr,
+	    (unsigned long long)s->srv->tune.session_lifetime, smtp_strstate(s->state));
+	s->flags |= SMTP_F_EXPIRED;
+	smtp_session_resume(s);
 }
 
 static void

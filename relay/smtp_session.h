@@ -1,8 +1,10 @@
 /*
  * smtp_session.h: internals shared by the SMTP server's files:
- * smtp_server.c (listeners, limits), smtp_session.c (I/O, states, timeouts,
- * STARTTLS) and smtp_cmd.c (the command table and DATA hand-off).
- * Not for use outside the SMTP server.
+ * smtp_server.c (listeners, limits, shutdown), smtp_session.c (I/O, states,
+ * timeouts and deadlines, STARTTLS), smtp_cmd.c (the command table),
+ * smtp_commit.c (end of DATA) and smtp_auth.c (AUTH, checked by
+ * auth_worker.c off the loop). Not for use outside the SMTP server (the
+ * unit test harness peeks at buffer sizes).
  */
 #ifndef RELAY_SMTP_SESSION_H
 #define RELAY_SMTP_SESSION_H
@@ -17,6 +19,8 @@
 #include "relay/smtp_data.h"
 #include "relay/smtp_server.h"
 
+struct auth_job;
+struct auth_worker;
 struct bufferevent;
 struct event;
 struct evconnlistener;
@@ -35,6 +39,7 @@ enum smtp_state {
 	SMTP_S_AUTH_PLAIN,	/* 334 sent, waiting for the PLAIN response */
 	SMTP_S_AUTH_USER,	/* AUTH LOGIN: waiting for the user name */
 	SMTP_S_AUTH_PASS,	/* AUTH LOGIN: waiting for the password */
+	SMTP_S_AUTH_VERIFY,	/* password being checked off the loop; input waits */
 	SMTP_S_CLOSING,		/* last reply being flushed, then close */
 	SMTP_S_COUNT
 };
@@ -47,6 +52,10 @@ enum smtp_state {
 #define SMTP_F_DISCARD		0x20	/* discarding an overlong line */
 #define SMTP_F_8BIT		0x40	/* BODY=8BITMIME */
 #define SMTP_F_UTF8		0x80	/* SMTPUTF8 */
+#define SMTP_F_EXPIRED		0x100	/* session lifetime over: 421 when idle */
+
+/* RFC 4954 4: a base64 response to a 334 may be up to 12288 octets. */
+#define SMTP_AUTH_RESPONSE_MAX	12288
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
@@ -63,6 +72,12 @@ struct smtp_session {
 	char			 addr_host[48];	/* "192.0.2.1" */
 	char			*helo;
 	char			*auth_user;
+	const char		*auth_mech;	/* while in AUTH_VERIFY */
+	struct auth_job		*auth_job;	/* while in AUTH_VERIFY */
+	struct event		*deadline;	/* line or DATA deadline */
+	struct event		*lifetime;	/* session lifetime */
+	uint64_t		 deadline_start;	/* ms: DATA began */
+	uint64_t		 data_raw;	/* octets read in DATA */
 	/* the transaction */
 	char			 id[QUEUE_ID_MAX];
 	char			*sender;
@@ -88,6 +103,8 @@ struct smtp_server {
 	struct queue		*queue;
 	SSL_CTX			*tls;
 	struct auth		*auth;
+	struct auth_worker	*worker;	/* password checks, once started */
+	struct smtp_server_tuning tune;
 	struct smtp_listener	 listeners[CONFIG_MAX_LISTEN];
 	size_t			 nlisteners;
 	int			 stopping;
@@ -111,6 +128,8 @@ void		 smtp_session_starttls(struct smtp_session *);
 void		 smtp_session_resume(struct smtp_session *);
 void		 smtp_session_destroy(struct smtp_session *);
 void		 smtp_session_reset(struct smtp_session *);
+/* Waiting for a command or an AUTH response (not in DATA, COMMIT, TLS, ...)? */
+int		 smtp_session_waiting(const struct smtp_session *);
 
 /* smtp_cmd.c */
 void		 smtp_cmd_line(struct smtp_session *, char *line, size_t len);
@@ -119,7 +138,7 @@ void		 smtp_cmd_error(struct smtp_session *);
 /* smtp_commit.c: end of DATA: Received: header, queue_submit, the reply */
 void		 smtp_cmd_data_end(struct smtp_session *);
 
-/* smtp_auth.c: AUTH PLAIN and LOGIN (RFC 4954) */
+/* smtp_auth.c: AUTH PLAIN and LOGIN (RFC 4954); verification in auth_worker.c */
 void		 smtp_auth_cmd(struct smtp_session *, const char *arg);
 void		 smtp_auth_line(struct smtp_session *, const char *line);
 

@@ -15,12 +15,15 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
 #include "common/netaddr.h"
+#include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "relay/smtp_server.h"
+#include "relay/smtp_session.h"
 #include "tests/unit/smtp_harness.h"
 
 /* ---- the fake queue ---- */
@@ -151,6 +154,7 @@ h_start(struct h_server *h, char *err, size_t errlen)
 		event_base_free(h->base);
 		return -1;
 	}
+	smtp_server_tune(h->srv, &h->tune);
 	smtp_server_start(h->srv, &h->q);
 	if (smtp_server_listen_addr(h->srv, 0, &ss, &len) != 0)
 		abort();
@@ -212,10 +216,95 @@ get_stats(void *arg)
 uint64_t
 h_sessions_now(struct h_server *h)
 {
-	struct stats_arg a = { h, { 0, 0, 0, 0, 0 } };
+	struct stats_arg a;
+
+	memset(&a, 0, sizeof(a));
+	a.h = h;
 
 	h_call(h, get_stats, &a);
 	return a.st.sessions_now;
+}
+
+uint64_t
+h_auth_pending(struct h_server *h)
+{
+	struct stats_arg a;
+
+	memset(&a, 0, sizeof(a));
+	a.h = h;
+	h_call(h, get_stats, &a);
+	return a.st.auth_pending;
+}
+
+struct hold_arg {
+	struct h_server	*h;
+	int		 hold;
+};
+
+static void
+hold(void *arg)
+{
+	struct hold_arg *a = arg;
+
+	smtp_server_auth_hold(a->h->srv, a->hold);
+}
+
+void
+h_auth_hold(struct h_server *h, int on)
+{
+	struct hold_arg a = { h, on };
+
+	h_call(h, hold, &a);
+}
+
+struct buffers_arg {
+	struct h_server	*h;
+	size_t		 n, in, out;
+};
+
+/* Peeks into the server's sessions: a white-box check of the I/O bounds. */
+static void
+buffers(void *arg)
+{
+	struct buffers_arg	*a = arg;
+	struct smtp_session	*s;
+	size_t			 len;
+
+	TAILQ_FOREACH(s, &a->h->srv->sessions, entry) {
+		a->n++;
+		if (s->bev == NULL)
+			continue;
+		if ((len = evbuffer_get_length(bufferevent_get_input(s->bev))) > a->in)
+			a->in = len;
+		if ((len = evbuffer_get_length(bufferevent_get_output(s->bev))) > a->out)
+			a->out = len;
+	}
+}
+
+size_t
+h_buffers(struct h_server *h, size_t *in, size_t *out)
+{
+	struct buffers_arg a;
+
+	memset(&a, 0, sizeof(a));
+	a.h = h;
+	h_call(h, buffers, &a);
+	*in = a.in;
+	*out = a.out;
+	return a.n;
+}
+
+int
+h_wait_sessions(struct h_server *h, uint64_t n, unsigned ms)
+{
+	uint64_t t0 = strutil_now_ms();
+
+	while (h_sessions_now(h) != n) {
+		if (strutil_now_ms() - t0 > ms)
+			return 0;
+		usleep(10000);
+	}
+	return 1;
 }
 
 size_t
@@ -249,6 +338,7 @@ h_stop(struct h_server *h)
 	pthread_join(*(pthread_t *)h->thread, NULL);
 	free(h->thread);
 	event_base_free(h->base);
+	memset(&h->tune, 0, sizeof(h->tune));
 	for (i = 0; i < h->q.nmsgs; i++) {
 		free(h->q.msgs[i].sender);
 		free(h->q.msgs[i].rcpt0);

@@ -14,6 +14,7 @@
 
 #include "queue/queue.h"
 #include "relay/config.h"
+#include "relay/smtp_server.h"
 
 #define H_MAX_MSGS	64
 
@@ -41,6 +42,7 @@ struct h_server {
 	struct config		 cfg;
 	struct event_base	*base;
 	struct smtp_server	*srv;
+	struct smtp_server_tuning tune;		/* applied by h_start; cleared by h_stop */
 	struct queue		 q;
 	int			 port;
 	void			*thread;
@@ -64,6 +66,13 @@ void	h_free_server(struct h_server *);
 void	h_call(struct h_server *, void (*fn)(void *), void *arg);
 size_t	h_nmsgs(struct h_server *);
 uint64_t h_sessions_now(struct h_server *);
+uint64_t h_auth_pending(struct h_server *);
+/* Hold (1) or release (0) the password check threads. */
+void	h_auth_hold(struct h_server *, int);
+/* The largest input and output buffers over all sessions; 0 without sessions. */
+size_t	h_buffers(struct h_server *, size_t *in, size_t *out);
+/* Poll h_sessions_now() until it is n or ms pass; 1 if it got there. */
+int	h_wait_sessions(struct h_server *, uint64_t n, unsigned ms);
 
 int	h_connect(struct h_conn *, int port, const char *from_addr);
 int	h_connect6(struct h_conn *, int port);

@@ -1,4 +1,4 @@
-/* test_auth.c: base64, SASL PLAIN, the credentials file. */
+/* test_auth.c: base64, SASL PLAIN, the credentials file, checks off the loop. */
 #include <sys/stat.h>
 
 #include <crypt.h>
@@ -7,7 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "common/strutil.h"
 #include "relay/auth.h"
+#include "relay/auth_worker.h"
 #include "tests/tap.h"
 
 static char	dir[] = "/tmp/test_auth.XXXXXX";
@@ -161,6 +166,84 @@ test_file(void)
 	ok(auth_load(err, text, sizeof(text)) == NULL, "missing file refused");
 }
 
+struct verdicts {
+	int	n;
+	int	ok[8];
+};
+
+static void
+on_verify(void *arg, int ok)
+{
+	struct verdicts *v = arg;
+
+	if (v->n < 8)
+		v->ok[v->n] = ok;
+	v->n++;
+}
+
+/* Run the loop until the worker has nothing pending (or 5 s pass). */
+static void
+drain(struct event_base *base, struct auth_worker *w)
+{
+	struct timeval	tv = { 0, 10000 };
+	uint64_t	t0 = strutil_now_ms();
+
+	while (auth_worker_pending(w) != 0 && strutil_now_ms() - t0 < 5000) {
+		if (event_base_loopexit(base, &tv) != 0 ||
+		    event_base_loop(base, 0) == -1)
+			break;
+	}
+}
+
+static void
+test_worker(void)
+{
+	struct event_base	*base;
+	struct auth_worker	*w;
+	struct auth		*a;
+	struct auth_job		*j;
+	struct verdicts		 v = { 0, { 0 } }, gone = { 0, { 0 } };
+	char			 sha[200], text[300], err[300];
+
+	if (evthread_use_pthreads() != 0 || (base = event_base_new()) == NULL) {
+		printf("Bail out! libevent\n");
+		exit(1);
+	}
+	openssl_hash("s3cret", sha, sizeof(sha));
+	snprintf(text, sizeof(text), "alice:%s\n", sha);
+	if ((a = auth_load(write_file("worker", text, 0600), err, sizeof(err))) == NULL) {
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+	w = auth_worker_new(base, a, 1, 3);
+	auth_worker_hold(w, 1);
+	ok(auth_worker_query(w, "alice", "s3cret", on_verify, &v) != NULL, "check queued");
+	ok(auth_worker_query(w, "alice", "wrong", on_verify, &v) != NULL, "second check queued");
+	j = auth_worker_query(w, "alice", "s3cret", on_verify, &gone);
+	ok(j != NULL, "third check queued (the limit)");
+	ok(auth_worker_query(w, "alice", "s3cret", on_verify, &gone) == NULL,
+	    "a fourth is refused: the queue is bounded");
+	is_int(auth_worker_pending(w), 3, "three pending");
+	auth_worker_cancel(w, j);
+	is_int(auth_worker_pending(w), 2, "a cancelled queued check is dropped at once");
+	is_int(v.n, 0, "no verdict while held, none from inside query");
+	auth_worker_hold(w, 0);
+	drain(base, w);
+	ok(v.n == 2 && v.ok[0] == 1 && v.ok[1] == 0, "verdicts in order: right, then wrong password");
+	j = auth_worker_query(w, "alice", "s3cret", on_verify, &gone);
+	ok(j != NULL, "check queued, then its caller leaves");
+	auth_worker_cancel(w, j);	/* queued or running: either way no callback */
+	drain(base, w);
+	is_int(gone.n, 0, "a cancelled check never calls back");
+	is_int(auth_worker_pending(w), 0, "nothing pending");
+	auth_worker_hold(w, 1);
+	ok(auth_worker_query(w, "alice", "s3cret", on_verify, &gone) != NULL, "a check left queued");
+	auth_worker_free(w);
+	is_int(gone.n, 0, "freeing the worker drops what is queued, without calling back");
+	auth_free(a);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -173,6 +256,7 @@ main(void)
 	test_b64();
 	test_plain();
 	test_file();
+	test_worker();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);

@@ -1,10 +1,13 @@
 /*
  * test_smtp_tls.c: STARTTLS (H3) and AUTH over loopback: plaintext sent
  * after STARTTLS is never executed, state is forgotten, AUTH only over TLS,
- * PLAIN and LOGIN, relay only for client networks or authenticated users.
+ * PLAIN and LOGIN, relay only for client networks or authenticated users;
+ * password checks off the event loop, bounded, and safe against clients
+ * that leave; AUTH responses up to RFC 4954's 12288 octets.
  */
 #include <sys/stat.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +21,15 @@
 #include "tests/tap.h"
 #include "tests/unit/smtp_harness.h"
 
+#define SMTP_AUTH_LINE_TEST	12288	/* RFC 4954 4 */
+
 static struct h_server	hs;
 static char		dir[] = "/tmp/test_smtp_tls.XXXXXX";
 static char		cert[300], key[300], creds[300];
+
+/* "slowpw" as sha512-crypt with 10^6 rounds: well over 100 ms per check */
+static const char	slow_hash[] = "$6$rounds=1000000$stsrelayslow$xF3jGkIfPhzib3oCDY4WYhQ."
+    "PKCoJJWztJIHWb4A2tg2Ud.erJfuWZJmws0pTD0HbLYE29CYduVwDXrDQvrfo/";
 
 static void
 bail(const char *why)
@@ -49,7 +58,7 @@ setup_files(void)
 		bail("openssl passwd failed");
 	pclose(p);
 	hash[strcspn(hash, "\n")] = '\0';
-	if ((f = fopen(creds, "w")) == NULL || fprintf(f, "alice:%s\n", hash) < 0 ||
+	if ((f = fopen(creds, "w")) == NULL || fprintf(f, "alice:%s\nslow:%s\n", hash, slow_hash) < 0 ||
 	    fclose(f) != 0 || chmod(creds, 0600) != 0)
 		bail("cannot write the credentials file");
 }
@@ -179,6 +188,148 @@ test_auth_login(void)
 	h_close(&c);
 }
 
+/* Poll until n password checks are pending; 1 if they got there. */
+static int
+wait_auth_pending(uint64_t n)
+{
+	uint64_t t0 = strutil_now_ms();
+
+	while (h_auth_pending(&hs) != n) {
+		if (strutil_now_ms() - t0 > 5000)
+			return 0;
+		usleep(5000);
+	}
+	return 1;
+}
+
+static void
+plain_cmd(char *line, size_t len, const char *user, const char *pass)
+{
+	char	raw[200], enc[300];
+	size_t	n;
+
+	n = (size_t)snprintf(raw, sizeof(raw), "%c%s%c%s", 0, user, 0, pass);
+	b64(raw, n, enc);
+	snprintf(line, len, "AUTH PLAIN %s", enc);
+}
+
+static void
+test_auth_off_loop(void)
+{
+	struct h_conn	a, b;
+	char		line[400];
+
+	tls_session(&a);
+	tls_session(&b);
+	plain_cmd(line, sizeof(line), "slow", "slowpw");
+	strcat(line, "\r\n");
+	h_sends(&a, line);
+	ok(wait_auth_pending(1), "an expensive password check is under way");
+	is_int(h_cmd(&b, "NOOP"), 250, "another session is answered meanwhile");
+	is_int(h_pending(&a), 0, "its NOOP reply came before the AUTH reply (the loop never blocked)");
+	is_int(h_reply(&a), 235, "the expensive check succeeds: 235");
+	ok(wait_auth_pending(0), "no check left");
+	h_close(&a);
+	h_close(&b);
+}
+
+static void
+test_auth_queue(void)
+{
+	struct h_conn	a, b, c, d;
+	char		line[400];
+	uint64_t	before;
+
+	tls_session(&a);
+	tls_session(&b);
+	tls_session(&c);
+	tls_session(&d);
+	h_auth_hold(&hs, 1);
+	plain_cmd(line, sizeof(line), "alice", "s3cret");
+	strcat(line, "\r\nNOOP\r\n");
+	h_sends(&a, line);		/* AUTH with a NOOP pipelined behind it */
+	ok(wait_auth_pending(1), "held: one check queued");
+	plain_cmd(line, sizeof(line), "alice", "s3cret");
+	strcat(line, "\r\n");
+	h_sends(&d, line);
+	ok(wait_auth_pending(2), "held: two checks queued (the limit)");
+	plain_cmd(line, sizeof(line), "alice", "s3cret");
+	is_int(h_cmd(&c, line), 454, "a third AUTH while the queue is full: 454");
+	ok(strstr(c.reply, "454 4.7.0") != NULL, "H9: 454 4.7.0 temporary failure");
+	is_int(h_cmd(&b, "NOOP"), 250, "other sessions go on while checks wait");
+	is_int(h_pending(&a), 0, "the session in AUTH_VERIFY says nothing, not even to its NOOP");
+	before = h_sessions_now(&hs);
+	h_close(&d);
+	ok(h_wait_sessions(&hs, before - 1, 5000), "a session waiting for its check closes");
+	ok(wait_auth_pending(1), "its queued check is dropped");
+	h_auth_hold(&hs, 0);
+	is_int(h_reply(&a), 235, "released: 235");
+	is_int(h_reply(&a), 250, "then the pipelined NOOP: 250");
+	ok(wait_auth_pending(0), "queue empty");
+	is_int(h_cmd(&c, line), 235, "AUTH after the 454 succeeds");
+	h_close(&a);
+	h_close(&b);
+	h_close(&c);
+}
+
+static void
+test_auth_gone(void)
+{
+	struct h_conn	a, b;
+	char		line[400];
+	uint64_t	before;
+
+	tls_session(&a);
+	tls_session(&b);
+	plain_cmd(line, sizeof(line), "slow", "slowpw");
+	strcat(line, "\r\n");
+	h_sends(&a, line);
+	ok(wait_auth_pending(1), "an expensive check under way");
+	before = h_sessions_now(&hs);
+	h_close(&a);
+	ok(h_wait_sessions(&hs, before - 1, 5000), "its session closes while the check runs");
+	ok(wait_auth_pending(0), "the result arrives and is dropped");
+	is_int(h_cmd(&b, "NOOP"), 250, "the server goes on");
+	h_close(&b);
+}
+
+static void
+test_auth_long_lines(void)
+{
+	struct h_conn	c;
+	char		*big;
+	size_t		n;
+
+	tls_session(&c);
+	big = malloc(SMTP_AUTH_LINE_TEST + 16);
+	/* 12288 octets of valid base64: decodes, but no account has such fields */
+	memset(big, 'A', SMTP_AUTH_LINE_TEST);
+	memcpy(big + SMTP_AUTH_LINE_TEST, "\r\n", 3);
+	is_int(h_cmd(&c, "AUTH PLAIN"), 334, "AUTH PLAIN: 334");
+	h_sends(&c, big);
+	is_int(h_reply(&c), 535, "a 12288-octet response is read whole (RFC 4954 4): 535, not 500");
+	ok(strstr(c.reply, "535 5.7.8") != NULL, "535 5.7.8");
+	n = SMTP_AUTH_LINE_TEST + 4;
+	memset(big, 'A', n);
+	memcpy(big + n, "\r\n", 3);
+	is_int(h_cmd(&c, "AUTH PLAIN"), 334, "AUTH PLAIN again: 334");
+	h_sends(&c, big);
+	is_int(h_reply(&c), 500, "a 12292-octet response: 500");
+	ok(strstr(c.reply, "500 5.5.6") != NULL, "500 5.5.6 Authentication Exchange line is too long");
+	is_int(h_cmd(&c, "NOOP"), 250, "back to commands, nothing of the long line executed");
+	is_int(h_cmd(&c, "AUTH LOGIN"), 334, "AUTH LOGIN: 334");
+	memset(big, 'A', 400);
+	memcpy(big + 400, "\r\n", 3);
+	h_sends(&c, big);
+	is_int(h_reply(&c), 535, "a 300-octet user name is refused, not cut short: 535");
+	is_int(h_cmd(&c, "AUTH LOGIN"), 334, "AUTH LOGIN: 334");
+	is_int(h_cmd(&c, "YWxpY2U="), 334, "user name: 334");
+	h_sends(&c, big);
+	is_int(h_reply(&c), 535, "a 300-octet password is refused, not cut short: 535");
+	free(big);
+	h_close(&c);
+}
+
 static void
 test_handshake_timeout(void)
 {
@@ -190,6 +341,71 @@ test_handshake_timeout(void)
 	t0 = strutil_now_ms();
 	ok(h_eof(&c), "TLS handshake timeout closes the connection");
 	ok(strutil_now_ms() - t0 < 5000, "within the deadline");
+	h_close(&c);
+}
+
+/* A handshake record announced as 16 KiB, trickled: the handshake has a deadline. */
+static void
+test_handshake_trickle(void)
+{
+	static const char	hello[] = "\x16\x03\x01\x40\x00";
+	struct h_conn		c;
+	uint64_t		t0;
+	struct pollfd		pfd = { -1, POLLIN, 0 };
+	char			zero = 0;
+	int			closed = 0, i;
+
+	ok(h_connect(&c, hs.port, NULL) == 0 && h_reply(&c) == 220 &&
+	    h_cmd(&c, "EHLO x") == 250 && h_cmd(&c, "STARTTLS") == 220, "STARTTLS");
+	pfd.fd = c.fd;
+	t0 = strutil_now_ms();
+	h_send(&c, hello, sizeof(hello) - 1);
+	for (i = 0; i < 40 && !closed; i++) {
+		if (h_send(&c, &zero, 1) != 0)
+			closed = 1;
+		else if (poll(&pfd, 1, 150) > 0)
+			closed = 1;	/* the server closed (nothing else comes) */
+	}
+	ok(closed && i < 40, "a handshake trickled an octet at a time is cut off");
+	ok(strutil_now_ms() - t0 < 5000, "near timeout_tls_handshake");
+	h_close(&c);
+}
+
+static void
+stop_server(void *arg)
+{
+	smtp_server_stop(arg);
+}
+
+/* Shutdown: a password check and a TLS handshake finish, then 421 4.3.2. */
+static void
+test_stop(void)
+{
+	struct h_conn	a, b, c;
+	char		line[400];
+
+	tls_session(&a);
+	tls_session(&b);
+	if (h_connect(&c, hs.port, NULL) != 0 || h_reply(&c) != 220 ||
+	    h_cmd(&c, "EHLO client.test") != 250 || h_cmd(&c, "STARTTLS") != 220)
+		bail("STARTTLS");
+	h_auth_hold(&hs, 1);
+	plain_cmd(line, sizeof(line), "alice", "s3cret");
+	strcat(line, "\r\n");
+	h_sends(&a, line);
+	ok(wait_auth_pending(1), "stop: a password check pending");
+	h_call(&hs, stop_server, hs.srv);
+	ok(h_reply(&b) == 421 && strstr(b.reply, "421 4.3.2") != NULL, "stop: idle TLS session 421 4.3.2");
+	is_int(h_pending(&a), 0, "stop: nothing while the check is pending");
+	h_auth_hold(&hs, 0);
+	is_int(h_reply(&a), 235, "stop: the check is answered");
+	ok(h_reply(&a) == 421 && strstr(a.reply, "421 4.3.2") != NULL && h_eof(&a),
+	    "stop: then 421 4.3.2 and closed");
+	ok(h_starttls(&c) == 0, "stop: a handshake under way completes");
+	ok(h_reply(&c) == 421 && strstr(c.reply, "421 4.3.2") != NULL && h_eof(&c),
+	    "stop: then 421 4.3.2 over TLS and closed");
+	h_close(&a);
+	h_close(&b);
 	h_close(&c);
 }
 
@@ -223,12 +439,19 @@ main(void)
 
 	setup_files();
 	config();
+	hs.tune.auth_max_pending = 2;
 	if (h_start(&hs, err, sizeof(err)) != 0)
 		bail(err);
 	test_starttls();
 	test_auth_plain();
 	test_auth_login();
+	test_auth_off_loop();
+	test_auth_queue();
+	test_auth_gone();
+	test_auth_long_lines();
 	test_handshake_timeout();
+	test_handshake_trickle();
+	test_stop();
 	h_stop(&hs);
 	test_config_errors();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
