@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <db.h>
 #include <event2/event.h>
@@ -94,6 +95,15 @@ stats(struct policy *p)
 
 	policy_get_stats(p, &st);
 	return st;
+}
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static const char *
@@ -283,6 +293,7 @@ test_failing(struct policy *p, const char *domain, enum dns_behave how,
 {
 	struct policy_stats	st0, st;
 	struct got		g;
+	uint64_t		t0, t1;
 	int			i, q, all = 1;
 
 	zone(domain, "c1", "127.0.0.1");
@@ -290,7 +301,9 @@ test_failing(struct policy *p, const char *domain, enum dns_behave how,
 	now_s += TTL;
 	txt_behave(domain, how);
 	st0 = stats(p);
+	t0 = mono_us();
 	lookup(p, domain, &g, NULL);
+	t1 = mono_us();
 	for (i = 0; i < 5; i++) {	/* the re-check is still in flight */
 		lookup(p, domain, &g, NULL);
 		all = all && strcmp(g.id, "c1") == 0 && strcmp(g.source, "cached") == 0;
@@ -300,6 +313,8 @@ test_failing(struct policy *p, const char *domain, enum dns_behave how,
 	    st.stale_answers == st0.stale_answers + 1,
 	    named(what, "the cached policy at once, one re-check in flight"));
 	ok(settle(p), named(what, "the re-check gives up"));
+	diag("%s: stale answer after %llu us; the re-check ended after %llu us", what,
+	    (unsigned long long)(t1 - t0), (unsigned long long)(mono_us() - t0));
 	st = stats(p);
 	ok(st.txt_tempfails > st0.txt_tempfails, named(what, "counted as a TXT failure"));
 	q = txt_queries(domain);
@@ -399,6 +414,7 @@ static void
 test_off(struct policy *p)
 {
 	struct got	g;
+	uint64_t	t0;
 
 	zone("o.test", "o1", "127.0.0.1");
 	lookup(p, "o.test", &g, NULL);
@@ -406,6 +422,13 @@ test_off(struct policy *p)
 	lookup(p, "o.test", &g, NULL);
 	ok(strcmp(g.id, "o1") == 0 && strstr(g.reason, "TXT lookup failed") != NULL,
 	    "front cache off: S13 after the TXT answer, as before");
+	txt_behave("o.test", DNS_DROP);
+	t0 = mono_us();
+	lookup(p, "o.test", &g, NULL);
+	diag("front cache off, DNS silent: the lookup waited %llu us",
+	    (unsigned long long)(mono_us() - t0));
+	ok(strcmp(g.id, "o1") == 0 && strstr(g.reason, "TXT lookup failed") != NULL,
+	    "front cache off, DNS silent: S13 only after the TXT timeout");
 	is_int(stats(p).stale_answers, 0, "front cache off: no stale answers");
 }
 
