@@ -79,7 +79,8 @@ struct policy_params {
 /*
  * NULL on failure (logged). env: an open environment (policy.db goes there).
  * The daemon fills the parameters from its configuration: ca_bundle,
- * dns_servers, policy_port, policy_fetch_timeout, policy_recheck_interval.
+ * dns_servers, policy_port, policy_fetch_timeout, policy_recheck_interval,
+ * policy_tempfail_bound, policy_fetch_backoff, policy_txt_recheck.
  * Lookups run on base; BDB calls on policy.db are short and run there too.
  */
 struct policy *policy_new(struct event_base *, DB_ENV *, const struct policy_params *);
