@@ -134,12 +134,19 @@ front_release(struct front *f, struct front_entry *e)
 void
 front_put(struct front *f, const struct policy_result *r, uint64_t now, uint64_t expires)
 {
+	front_put_until(f, r, now, now + f->ttl_s < expires ? now + f->ttl_s : expires);
+}
+
+void
+front_put_until(struct front *f, const struct policy_result *r, uint64_t now,
+    uint64_t until)
+{
 	struct front_entry	*e;
 	uint32_t		 h = front_hash(r->domain);
 
 	if ((e = front_find(f, r->domain, h)) != NULL)
 		front_unlink(f, e);
-	if (expires <= now)
+	if (until <= now)
 		return;
 	while (f->count >= f->max)
 		front_unlink(f, TAILQ_LAST(&f->lru, front_lru));
@@ -148,7 +155,7 @@ front_put(struct front *f, const struct policy_result *r, uint64_t now, uint64_t
 	if (e->r->source == POLICY_SOURCE_FRESH)
 		e->r->source = POLICY_SOURCE_CACHED;
 	e->hash = h;
-	e->valid_until = now + f->ttl_s < expires ? now + f->ttl_s : expires;
+	e->valid_until = until;
 	e->refs = 1;
 	e->linked = 1;
 	e->next = f->buckets[h & (f->nbuckets - 1)];

@@ -38,6 +38,13 @@ void		 front_release(struct front *, struct front_entry *);
  */
 void		 front_put(struct front *, const struct policy_result *, uint64_t now,
 		    uint64_t expires);
+/*
+ * Remember r (a copy) until exactly `until`, whatever the time to live: an
+ * answer given while its TXT id is re-checked, or after a re-check failed
+ * (the retry back-off). Nothing is kept when until <= now.
+ */
+void		 front_put_until(struct front *, const struct policy_result *,
+		    uint64_t now, uint64_t until);
 void		 front_forget(struct front *, const char *domain);
 void		 front_clear(struct front *);
 size_t		 front_count(const struct front *);

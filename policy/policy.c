@@ -18,6 +18,13 @@
  * (S14): a changed id is fetched, and so is an unchanged one once half its
  * max_age has passed, so a policy in use never expires; a failed refresh of
  * a policy other than mode none is logged as a warning.
+ *
+ * With the front cache on (docs/policy-cache.md), a lookup whose domain has
+ * an unexpired policy in policy.db never waits for DNS: it is answered from
+ * that policy at once (stale-while-revalidate) and one re-check per domain
+ * runs behind it, with the same rules as a lookup (S11, S13, S20); its
+ * outcome goes into the front cache for the lookups after it. A re-check
+ * that fails is retried no sooner than RECHECK_RETRY_S later.
  */
 #include <sys/queue.h>
 #include <stdint.h>
@@ -39,9 +46,11 @@
 #include "policy/sts_mx.h"
 #include "policy/sts_policy.h"
 #include "policy/sts_txt.h"
+#include "policy/tempfail.h"
 
 #define MAX_ADDRS	8
 #define MAX_TEMPFAILS	256
+#define RECHECK_RETRY_S	30	/* a failed re-check of a cached policy: retry after */
 
 struct waiter {
 	TAILQ_ENTRY(waiter)	 entry;
@@ -50,7 +59,8 @@ struct waiter {
 };
 
 enum lookup_kind {
-	LK_LOOKUP = 0,		/* policy_lookup */
+	LK_LOOKUP = 0,		/* policy_lookup, nothing usable cached: callers wait */
+	LK_REVALIDATE,		/* policy_lookup answered from policy.db: re-check behind */
 	LK_REFRESH,		/* S14: fetch if the id changed or half of max_age passed */
 	LK_CHECK		/* policy_check: always fetch, no S11 back-off */
 };
@@ -72,12 +82,6 @@ struct lookup {
 	TAILQ_HEAD(, waiter)	 waiters;
 };
 
-struct tempfail {
-	TAILQ_ENTRY(tempfail)	 entry;
-	char			 domain[STS_MX_NAMEBUF];
-	uint64_t		 since;
-};
-
 struct policy {
 	struct event_base	*base;
 	struct resolver		*res;
@@ -89,8 +93,7 @@ struct policy {
 	uint64_t		(*clock)(void *);
 	void			*clock_arg;
 	TAILQ_HEAD(, lookup)	 lookups;
-	TAILQ_HEAD(, tempfail)	 tempfails;
-	size_t			 ntempfails;
+	struct tempfails	*tempfails;	/* Ours: TXT failing since */
 	struct diag_runs	 diags;		/* policy_diagnose in flight */
 	struct policy_stats	 stats;
 };
@@ -127,6 +130,29 @@ front_invalidate(struct policy *p, const char *domain)
 
 /* --- finishing a lookup --- */
 
+/* Keep the answer in the front cache when it may be (docs/policy-cache.md). */
+static void
+front_remember(struct lookup *lk, const struct policy_result *r)
+{
+	struct policy	*p = lk->p;
+	uint64_t	 now, until;
+
+	if (p->front == NULL)
+		return;
+	now = policy_now(p);
+	if (lk->front_until != 0) {	/* confirmed by the TXT answer or a fetch */
+		front_put(policy_front_cache(p->front), r, now, lk->front_until);
+		return;
+	}
+	if (lk->kind != LK_REVALIDATE || r->source != POLICY_SOURCE_CACHED)
+		return;
+	/* the re-check failed (TXT, fetch): the cached policy again, for a while */
+	until = lk->cached.fetched + lk->cached.policy.max_age;
+	if (now + RECHECK_RETRY_S < until)
+		until = now + RECHECK_RETRY_S;
+	front_put_until(policy_front_cache(p->front), r, now, until);
+}
+
 static void
 lookup_free(struct lookup *lk)
 {
@@ -159,9 +185,9 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 	    r->result_type[0] ? " result=" : "", r->result_type,
 	    r->reason[0] ? " reason=" : "", r->reason);
 	TAILQ_REMOVE(&lk->p->lookups, lk, entry);
-	if (lk->front_until != 0 && lk->p->front != NULL)
-		front_put(policy_front_cache(lk->p->front), r, policy_now(lk->p),
-		    lk->front_until);
+	if (lk->kind == LK_REVALIDATE)
+		lk->p->stats.revalidations_done++;
+	front_remember(lk, r);
 	while ((w = TAILQ_FIRST(&lk->waiters)) != NULL) {
 		TAILQ_REMOVE(&lk->waiters, w, entry);
 		w->cb(r, w->arg);
@@ -336,43 +362,6 @@ start_fetch(struct lookup *lk)
 
 /* --- the TXT record --- */
 
-/* Ours: when did TXT lookups for domain start failing? */
-static uint64_t
-tempfail_since(struct policy *p, const char *domain, uint64_t now)
-{
-	struct tempfail	*t;
-
-	TAILQ_FOREACH(t, &p->tempfails, entry)
-		if (strcmp(t->domain, domain) == 0)
-			return t->since;
-	if (p->ntempfails == MAX_TEMPFAILS) {
-		t = TAILQ_FIRST(&p->tempfails);
-		TAILQ_REMOVE(&p->tempfails, t, entry);
-	} else {
-		t = xcalloc(1, sizeof(*t));
-		p->ntempfails++;
-	}
-	snprintf(t->domain, sizeof(t->domain), "%s", domain);
-	t->since = now;
-	TAILQ_INSERT_TAIL(&p->tempfails, t, entry);
-	return now;
-}
-
-static void
-tempfail_clear(struct policy *p, const char *domain)
-{
-	struct tempfail	*t;
-
-	TAILQ_FOREACH(t, &p->tempfails, entry) {
-		if (strcmp(t->domain, domain) == 0) {
-			TAILQ_REMOVE(&p->tempfails, t, entry);
-			free(t);
-			p->ntempfails--;
-			return;
-		}
-	}
-}
-
 static void
 txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 {
@@ -387,7 +376,7 @@ txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 		finish_cached(lk, "", why);
 		return;
 	}
-	since = tempfail_since(p, lk->domain, now);
+	since = tempfail_since(p->tempfails, lk->domain, now);
 	if (now - since >= p->tempfail_bound_s) {
 		snprintf(why, sizeof(why), "TXT lookup failing for %llu s (%s); "
 		    "treated as no policy", (unsigned long long)(now - since),
@@ -460,12 +449,13 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 		txt_failed(lk, r);
 		return;
 	}
-	tempfail_clear(p, lk->domain);
+	tempfail_clear(p->tempfails, lk->domain);
 	if (txt_id(r, lk->id, why, sizeof(why)) == -1) {
 		/* S4: no (new) policy; a cached one stays and applies */
-		if (lk->usable)
+		if (lk->usable) {
+			lk->front_until = lk->cached.fetched + lk->cached.policy.max_age;
 			finish_cached(lk, "", why);
-		else {
+		} else {
 			lk->front_until = UINT64_MAX;	/* no policy: the TTL alone */
 			finish_without(lk, POLICY_MODE_ABSENT, "", why);
 		}
@@ -505,6 +495,8 @@ lookup_start(struct policy *p, const char *domain, enum lookup_kind kind)
 	p->stats.txt_queries++;
 	if (kind == LK_REFRESH)
 		p->stats.rechecks++;
+	if (kind == LK_REVALIDATE)
+		p->stats.revalidations++;
 	snprintf(lk->domain, sizeof(lk->domain), "%s", domain);
 	TAILQ_INIT(&lk->waiters);
 	TAILQ_INSERT_TAIL(&p->lookups, lk, entry);
@@ -538,20 +530,77 @@ add_waiter(struct lookup *lk, policy_on_result cb, void *arg)
 	TAILQ_INSERT_TAIL(&lk->waiters, w, entry);
 }
 
+/*
+ * Stale-while-revalidate: an unexpired policy in policy.db answers at once
+ * (through the front cache, so from the event loop, and the same for the
+ * lookups after it) while the TXT id is re-checked behind it, unless a
+ * re-check or refresh of the domain is in flight already. 0: nothing usable.
+ */
+static int
+answer_stale(struct policy *p, const char *domain, uint64_t now,
+    const struct lookup *inflight, policy_on_result cb, void *arg)
+{
+	struct cache_entry	e;
+	struct policy_result	r;
+	uint64_t		until;
+	char			why[200];
+	int			usable;
+
+	if (cache_get(p->cache, domain, &e) != 0)
+		return 0;
+	if ((usable = e.id[0] != '\0' && cache_entry_fresh(&e, now))) {
+		memset(&r, 0, sizeof(r));
+		r.domain = domain;
+		r.mode = mode_of(e.policy.mode);
+		r.source = POLICY_SOURCE_CACHED;
+		r.mx = (const char *const *)e.policy.mx;
+		r.nmx = e.policy.nmx;
+		r.id = e.id;
+		r.max_age = e.policy.max_age;
+		r.result_type = r.reason = "";
+		if (e.fail_id[0] != '\0' && strcmp(e.fail_id, e.id) != 0 &&
+		    now >= e.fail_time && now - e.fail_time < p->backoff_s) {
+			/* what a re-check would say while S11 holds the new id back */
+			snprintf(why, sizeof(why), "fetch of id %s failed %llu s ago; "
+			    "cached policy id %s applied (S13)", e.fail_id,
+			    (unsigned long long)(now - e.fail_time), e.id);
+			r.result_type = "sts-policy-fetch-error";
+			r.reason = why;
+		}
+		until = e.fetched + e.policy.max_age;
+		if (now + RECHECK_RETRY_S < until)
+			until = now + RECHECK_RETRY_S;	/* a re-check replaces it */
+		front_put_until(policy_front_cache(p->front), &r, now, until);
+	}
+	cache_entry_free(&e);
+	if (!usable || !policy_front_answer(p->front, domain, now, cb, arg))
+		return 0;
+	p->stats.stale_answers++;
+	if (inflight == NULL)
+		(void)lookup_start(p, domain, LK_REVALIDATE);
+	return 1;
+}
+
 int
 policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *arg)
 {
 	struct lookup	*lk;
 	char		 norm[STS_MX_NAMEBUF];
+	uint64_t	 now;
 
 	if (cb == NULL || normalize(domain, norm) == -1)
 		return -1;
 	p->stats.lookups++;
-	if (p->front != NULL && policy_front_answer(p->front, norm, policy_now(p), cb, arg)) {
+	now = policy_now(p);
+	if (p->front != NULL && policy_front_answer(p->front, norm, now, cb, arg)) {
 		p->stats.front_hits++;
 		return 0;
 	}
-	if ((lk = lookup_find(p, norm)) == NULL)
+	lk = lookup_find(p, norm);
+	if (p->front != NULL && (lk == NULL || lk->kind != LK_LOOKUP) &&
+	    answer_stale(p, norm, now, lk, cb, arg))
+		return 0;
+	if (lk == NULL)
 		lk = lookup_start(p, norm, LK_LOOKUP);
 	else
 		p->stats.coalesced++;
@@ -627,50 +676,11 @@ policy_forget(struct policy *p, const char *domain)
 
 	if (normalize(domain, norm) == -1)
 		return -1;
-	tempfail_clear(p, norm);
+	tempfail_clear(p->tempfails, norm);
 	front_invalidate(p, norm);
 	if ((rc = cache_delete(p->cache, norm)) == 0)
 		log_info("policy: %s: cached policy forgotten", norm);
 	return rc;
-}
-
-struct list_ctx {
-	struct policy	*p;
-	int	(*fn)(const struct policy_cached *, void *);
-	void	*arg;
-};
-
-static int
-list_one(const char *domain, const struct cache_entry *e, void *arg)
-{
-	struct list_ctx		*ctx = arg;
-	struct policy_cached	 c;
-
-	memset(&c, 0, sizeof(c));
-	c.domain = domain;
-	c.corrupt = e == NULL;
-	if (e != NULL) {
-		c.id = e->id;
-		c.mode = e->id[0] == '\0' ? POLICY_MODE_ABSENT : mode_of(e->policy.mode);
-		c.mx = (const char *const *)e->policy.mx;
-		c.nmx = e->policy.nmx;
-		c.fetched = e->fetched;
-		c.max_age = e->policy.max_age;
-		c.text = e->raw;
-		c.fail_id = e->fail_id;
-		c.fail_time = e->fail_time;
-		c.fail_retry = e->fail_id[0] != '\0' ? e->fail_time + ctx->p->backoff_s : 0;
-	}
-	return ctx->fn(&c, ctx->arg);
-}
-
-int
-policy_list(struct policy *p, int (*fn)(const struct policy_cached *, void *),
-    void *arg)
-{
-	struct list_ctx	ctx = { p, fn, arg };
-
-	return cache_iterate(p->cache, list_one, &ctx);
 }
 
 void
@@ -743,7 +753,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	p->clock = pp->clock;
 	p->clock_arg = pp->clock_arg;
 	TAILQ_INIT(&p->lookups);
-	TAILQ_INIT(&p->tempfails);
+	p->tempfails = tempfail_new(MAX_TEMPFAILS);
 	TAILQ_INIT(&p->diags);
 	memset(&rp, 0, sizeof(rp));
 	rp.servers = pp->dns;
@@ -773,7 +783,6 @@ void
 policy_free(struct policy *p)
 {
 	struct lookup	*lk;
-	struct tempfail	*t;
 
 	if (p == NULL)
 		return;
@@ -785,10 +794,7 @@ policy_free(struct policy *p)
 	}
 	policy_diag_free_all(p);
 	policy_front_free(p->front);
-	while ((t = TAILQ_FIRST(&p->tempfails)) != NULL) {
-		TAILQ_REMOVE(&p->tempfails, t, entry);
-		free(t);
-	}
+	tempfail_free(p->tempfails);
 	if (p->refresh_timer != NULL)
 		event_free(p->refresh_timer);
 	cache_close(p->cache);

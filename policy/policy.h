@@ -62,8 +62,12 @@ struct policy_params {
 	/*
 	 * Front cache (policy_front.h): a decision whose TXT id was just
 	 * confirmed (or that found no policy) is reused from memory for
-	 * front_ttl_s seconds without DNS or policy.db; 0 turns it off (every
-	 * lookup queries the TXT record). At most front_max domains (0: 10000).
+	 * front_ttl_s seconds without DNS or policy.db. After that, a domain
+	 * with an unexpired policy in policy.db is answered from it at once
+	 * while its TXT id is re-checked in the background (a failed re-check
+	 * is retried after 30 s); only a domain without one waits for DNS.
+	 * 0 turns all this off: every lookup queries the TXT record and waits.
+	 * At most front_max domains (0: 10000). The daemon: policy_txt_recheck.
 	 */
 	unsigned			 front_ttl_s;
 	size_t				 front_max;
@@ -75,7 +79,8 @@ struct policy_params {
 /*
  * NULL on failure (logged). env: an open environment (policy.db goes there).
  * The daemon fills the parameters from its configuration: ca_bundle,
- * dns_servers, policy_port, policy_fetch_timeout, policy_recheck_interval.
+ * dns_servers, policy_port, policy_fetch_timeout, policy_recheck_interval,
+ * policy_tempfail_bound, policy_fetch_backoff, policy_txt_recheck.
  * Lookups run on base; BDB calls on policy.db are short and run there too.
  */
 struct policy *policy_new(struct event_base *, DB_ENV *, const struct policy_params *);
@@ -86,7 +91,9 @@ void	policy_free(struct policy *);
  * Look up the policy of a recipient domain (A-label form; upper case and a
  * trailing dot are fine). Returns 0 and calls cb later from the event loop,
  * exactly once; -1 (no callback) when the domain is not a valid A-label
- * name. The result and everything it points to live only during cb.
+ * name. The result and everything it points to live only during cb. With
+ * the front cache on, a domain with an unexpired cached policy is answered
+ * without waiting for DNS (source CACHED; see front_ttl_s).
  */
 int	policy_lookup(struct policy *, const char *domain, policy_on_result, void *);
 
@@ -149,6 +156,10 @@ struct policy_stats {
 	uint64_t	backoffs;	/* fetches skipped by the S11 back-off */
 	uint64_t	rechecks;	/* S14 re-checks started */
 	uint64_t	front_hits;	/* lookups answered from memory (front cache) */
+	/* stale-while-revalidate (front cache on) */
+	uint64_t	stale_answers;	/* lookups answered from policy.db at once */
+	uint64_t	revalidations;	/* ... TXT re-checks started behind them */
+	uint64_t	revalidations_done;	/* ... and finished, whatever the outcome */
 };
 void	policy_get_stats(struct policy *, struct policy_stats *);
 

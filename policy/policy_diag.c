@@ -1,6 +1,6 @@
 /*
  * policy_diag.c: the traced check behind "stsrelayctl policy check"
- * (policy_diag.h), and "policy show".
+ * (policy_diag.h), and "policy show" and "policy list".
  *
  *   cache before --> policy check (TXT, A/AAAA, fetch, parse, store; the
  *   engine reports each step here) --> cache after --> MX of the domain
@@ -449,6 +449,28 @@ policy_diag_verdict_name(enum policy_diag_verdict v)
 	return "unknown";
 }
 
+/* A record of policy.db as "policy show" and "policy list" give it. */
+static void
+diag_cached(struct policy *p, const char *domain, const struct cache_entry *e,
+    struct policy_cached *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->domain = domain;
+	c->corrupt = e == NULL;
+	if (e == NULL)
+		return;
+	c->id = e->id;
+	c->mode = e->id[0] == '\0' ? POLICY_MODE_ABSENT : policy_int_mode(e->policy.mode);
+	c->mx = (const char *const *)e->policy.mx;
+	c->nmx = e->policy.nmx;
+	c->fetched = e->fetched;
+	c->max_age = e->policy.max_age;
+	c->text = e->raw;
+	c->fail_id = e->fail_id;
+	c->fail_time = e->fail_time;
+	c->fail_retry = e->fail_id[0] != '\0' ? e->fail_time + policy_int_backoff(p) : 0;
+}
+
 int
 policy_show(struct policy *p, const char *domain,
     void (*fn)(const struct policy_cached *, void *), void *arg)
@@ -460,26 +482,36 @@ policy_show(struct policy *p, const char *domain,
 
 	if (policy_int_normalize(domain, norm) == -1)
 		return -1;
-	memset(&c, 0, sizeof(c));
-	c.domain = norm;
 	if ((rc = cache_get(policy_int_cache(p), norm, &e)) == 1)
 		return 1;
-	if (rc == -1) {
-		c.corrupt = 1;
-		fn(&c, arg);
-		return 0;
-	}
-	c.id = e.id;
-	c.mode = e.id[0] == '\0' ? POLICY_MODE_ABSENT : policy_int_mode(e.policy.mode);
-	c.mx = (const char *const *)e.policy.mx;
-	c.nmx = e.policy.nmx;
-	c.fetched = e.fetched;
-	c.max_age = e.policy.max_age;
-	c.text = e.raw;
-	c.fail_id = e.fail_id;
-	c.fail_time = e.fail_time;
-	c.fail_retry = e.fail_id[0] != '\0' ? e.fail_time + policy_int_backoff(p) : 0;
+	diag_cached(p, norm, rc == 0 ? &e : NULL, &c);
 	fn(&c, arg);
-	cache_entry_free(&e);
+	if (rc == 0)
+		cache_entry_free(&e);
 	return 0;
+}
+
+struct list_ctx {
+	struct policy	*p;
+	int	(*fn)(const struct policy_cached *, void *);
+	void	*arg;
+};
+
+static int
+list_one(const char *domain, const struct cache_entry *e, void *arg)
+{
+	struct list_ctx		*ctx = arg;
+	struct policy_cached	 c;
+
+	diag_cached(ctx->p, domain, e, &c);
+	return ctx->fn(&c, ctx->arg);
+}
+
+int
+policy_list(struct policy *p, int (*fn)(const struct policy_cached *, void *),
+    void *arg)
+{
+	struct list_ctx	ctx = { p, fn, arg };
+
+	return cache_iterate(policy_int_cache(p), list_one, &ctx);
 }

@@ -52,6 +52,7 @@ struct config {
 	uint64_t		 policy_port;		/* 443 */
 	uint64_t		 policy_fetch_timeout;	/* seconds, default 60, max 60 (S10) */
 	uint64_t		 policy_recheck_interval; /* TXT id re-check of cached policy, 1h */
+	uint64_t		 policy_txt_recheck;	/* a decision reused before re-check, 1m */
 	uint64_t		 policy_tempfail_bound;	/* TXT failing: defer this long (Ours), 1d */
 	uint64_t		 policy_fetch_backoff;	/* failed id not fetched again (S11), 5m */
 	uint64_t		 queue_lifetime;	/* seconds, default 5d */

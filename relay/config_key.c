@@ -100,6 +100,10 @@ static const struct ck keys[] = {
 	  "time limit of one policy fetch (RFC 8461 S10: at most 60 s)" },
 	{ "policy_recheck_interval", CK_DURATION, 0, FLD(policy_recheck_interval), 60, 7 * DAY, 0,
 	  "1h", "how often the TXT record of a cached policy is checked for a new id" },
+	{ "policy_txt_recheck", CK_DURATION, 0, FLD(policy_txt_recheck), 1, DAY, 0, "1m",
+	  "how long a policy decision is reused before the TXT id is checked again in the "
+	  "background, per domain as mail goes there (policy_recheck_interval re-checks "
+	  "every cached policy, mail or not)" },
 	{ "policy_tempfail_bound", CK_DURATION, 0, FLD(policy_tempfail_bound), 60, 30 * DAY, 0,
 	  "1d", "how long a domain whose TXT lookup keeps failing is deferred before it counts as having no policy" },
 	{ "policy_fetch_backoff", CK_DURATION, 0, FLD(policy_fetch_backoff), 300, 7 * DAY, 0,

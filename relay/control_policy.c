@@ -433,6 +433,6 @@ control_policy_params(const struct config *cfg, struct policy_params *pp)
 	pp->recheck_interval_s = (unsigned)cfg->policy_recheck_interval;
 	pp->tempfail_bound_s = (unsigned)cfg->policy_tempfail_bound;
 	pp->backoff_s = (unsigned)cfg->policy_fetch_backoff;
-	/* docs/policy-cache.md: decisions reused from memory for a minute */
-	pp->front_ttl_s = CONTROL_POLICY_FRONT_TTL;
+	/* docs/policy-cache.md: decisions reused from memory, then re-checked behind */
+	pp->front_ttl_s = (unsigned)cfg->policy_txt_recheck;
 }

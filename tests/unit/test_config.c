@@ -106,6 +106,7 @@ test_defaults(void)
 	is_int(cfg.policy_port, 443, "default: policy_port 443");
 	is_int(cfg.policy_fetch_timeout, 60, "S10: default policy_fetch_timeout 60 s");
 	is_int(cfg.policy_recheck_interval, 3600, "default: policy_recheck_interval 1h");
+	is_int(cfg.policy_txt_recheck, 60, "default: policy_txt_recheck 1m");
 	is_int(cfg.queue_lifetime, 5 * 86400, "default: queue_lifetime 5d");
 	is_int(cfg.nretry_schedule, 7, "default: seven retry intervals");
 	is_int(cfg.retry_schedule[6], 4 * 3600, "default: last retry interval 4h");
@@ -368,7 +369,7 @@ test_keyinfo(void)
 	struct config_keyinfo	ki, kj;
 	size_t			i, j, dup = 0, nohelp = 0;
 
-	is_int(config_nkeys(), 34, "keys: one per field of struct config");
+	is_int(config_nkeys(), 35, "keys: one per field of struct config");
 	for (i = 0; config_keyinfo(i, &ki) == 0; i++) {
 		if (ki.help == NULL || ki.help[0] == '\0' || ki.accepts[0] == '\0')
 			nohelp++;
