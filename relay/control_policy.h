@@ -20,12 +20,11 @@ struct config;
 struct control;
 
 #define CONTROL_POLICY_LIST_MAX	100000	/* records in one policy.list */
-#define CONTROL_POLICY_FRONT_TTL 60	/* seconds a decision is reused from memory */
 
 void	control_policy_register(struct control *, struct policy *);
 /*
- * The engine's parameters from the configuration (pointers into cfg), with
- * the front cache of decisions on (CONTROL_POLICY_FRONT_TTL).
+ * The engine's parameters from the configuration (pointers into cfg): the
+ * front cache of decisions is on, reused for policy_txt_recheck.
  */
 void	control_policy_params(const struct config *, struct policy_params *);
 
