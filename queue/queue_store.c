@@ -238,28 +238,38 @@ store_flush(struct queue *q)
 	return r;
 }
 
-/* Storage thread: commit each request, then pass them to the flush thread. */
+/*
+ * Storage thread: commit each request and pass it to the flush thread at
+ * once. A flush that starts now covers it, and what commits during that
+ * flush is the next batch. (Passing the whole batch on only after its last
+ * commit made the first message of a batch of n wait for n - 1 commits
+ * before its flush could even begin.)
+ */
 static void
 store_commit(struct queue *q, struct queue_reqs *batch)
 {
 	struct queue_req	*req;
-	uint64_t		 retries = 0;
-	size_t			 n = 0;
+	uint64_t		 retries;
 
-	TAILQ_FOREACH(req, batch, entry) {
+	while ((req = TAILQ_FIRST(batch)) != NULL) {
+		TAILQ_REMOVE(batch, req, entry);
+		retries = 0;
 		if (req->status == QUEUE_OK)
 			req->status = store_one(q, req, &retries);
 		evbuffer_free(req->body);
 		req->body = NULL;
-		n++;
+		if (pthread_mutex_lock(&q->mtx) != 0)
+			fatalx("store_commit: mutex");
+		q->stats.retries += retries;
+		q->unflushed++;
+		TAILQ_INSERT_TAIL(&q->committed, req, entry);
+		/* No system call unless the flush thread waits. */
+		if (pthread_cond_signal(&q->fcond) != 0 ||
+		    pthread_mutex_unlock(&q->mtx) != 0)
+			fatalx("store_commit: mutex");
 	}
 	if (pthread_mutex_lock(&q->mtx) != 0)
 		fatalx("store_commit: mutex");
-	q->stats.retries += retries;
-	q->unflushed += n;
-	TAILQ_CONCAT(&q->committed, batch, entry);
-	if (pthread_cond_signal(&q->fcond) != 0)
-		fatalx("store_commit: cond_signal");
 	/* With a batch limit, no committing ahead of the flush either. */
 	while (q->batch_max != 0 && q->unflushed > 0)
 		if (pthread_cond_wait(&q->cond, &q->mtx) != 0)
