@@ -40,18 +40,23 @@ cleanup() {
 trap cleanup EXIT
 
 start() { # start NAME [-o k=v ...]
-	local name=$1; shift
-	PORT=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
-	rm -rf "$T/$name"; mkdir -p "$T/$name"
-	"$build/stsrelayd" -d -f "$top/etc/stsrelay.conf" -o listen=127.0.0.1:$PORT \
-	    -o spool_directory="$T/$name/spool" -o control_socket="$T/$name/ctl.sock" \
-	    -o run_as= -o log_level=warning -o max_connections=20000 \
-	    -o max_connections_per_client=20000 "$@" 2>"$T/$name/log" &
-	DPID=$!
-	local i
-	for i in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && [ -S "$T/$name/ctl.sock" ] && return 0
-		sleep 0.05
+	local name=$1 try i; shift
+	for try in 1 2 3 4 5; do
+		PORT=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+		rm -rf "$T/$name"; mkdir -p "$T/$name"
+		"$build/stsrelayd" -d -f "$top/etc/stsrelay.conf" -o listen=127.0.0.1:$PORT \
+		    -o spool_directory="$T/$name/spool" -o control_socket="$T/$name/ctl.sock" \
+		    -o run_as= -o log_level=warning -o max_connections=20000 \
+		    -o max_connections_per_client=20000 "$@" 2>"$T/$name/log" &
+		DPID=$!
+		for i in $(seq 200); do
+			kill -0 "$DPID" 2>/dev/null || break	# the port was taken: next
+			(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && [ -S "$T/$name/ctl.sock" ] && return 0
+			sleep 0.05
+		done
+		kill -0 "$DPID" 2>/dev/null && kill -9 "$DPID"	# up but not answering
+		wait "$DPID" 2>/dev/null; DPID=
+		grep -q 'Address already in use' "$T/$name/log" || break
 	done
 	echo "stsrelayd did not start:"; cat "$T/$name/log"; exit 1
 }
