@@ -371,7 +371,7 @@ queue_free(struct queue *q)
 	size_t	 i;
 	int	 r;
 
-	if (q->thread_started || q->flusher_started)
+	if (q->thread_started || q->flusher_started || q->ckpter_started)
 		queue_store_stop(q);
 	for (i = 0; i < 5; i++)
 		if (dbs[i] != NULL && (r = dbs[i]->close(dbs[i], 0)) != 0)
@@ -388,6 +388,7 @@ queue_free(struct queue *q)
 	pthread_mutex_destroy(&q->mtx);
 	pthread_cond_destroy(&q->cond);
 	pthread_cond_destroy(&q->fcond);
+	pthread_cond_destroy(&q->ccond);
 	if (q->lockfd != -1)
 		(void)close(q->lockfd);	/* releases the lock */
 	free(q->chunkbuf);
@@ -468,7 +469,8 @@ queue_open(struct event_base *base, const struct queue_params *p, char *err,
 	}
 	if (pthread_mutex_init(&q->mtx, NULL) != 0 ||
 	    pthread_cond_init(&q->cond, NULL) != 0 ||
-	    pthread_cond_init(&q->fcond, NULL) != 0)
+	    pthread_cond_init(&q->fcond, NULL) != 0 ||
+	    pthread_cond_init(&q->ccond, NULL) != 0)
 		fatalx("queue_open: pthread init");
 	TAILQ_INIT(&q->pending);
 	TAILQ_INIT(&q->committed);
