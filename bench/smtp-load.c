@@ -357,6 +357,24 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(l->base);
 }
 
+static void
+load_free(struct load *l)
+{
+	int i;
+
+	if (l->out != NULL)
+		fclose(l->out);
+	for (i = 0; i < l->nclients; i++)
+		if (l->clients[i].bev != NULL)
+			bufferevent_free(l->clients[i].bev);
+	free(l->clients);
+	free(l->lat_msg);
+	free(l->lat_dot);
+	if (l->deadline != NULL)
+		event_free(l->deadline);
+	event_base_free(l->base);
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -447,16 +465,6 @@ main(int argc, char **argv)
 	if (!l.idle && l.latency)
 		print_latency(&l);
 	fflush(stdout);
-	if (l.out != NULL)
-		fclose(l.out);
-	for (i = 0; i < l.nclients; i++)
-		if (l.clients[i].bev != NULL)
-			bufferevent_free(l.clients[i].bev);
-	free(l.clients);
-	free(l.lat_msg);
-	free(l.lat_dot);
-	if (l.deadline != NULL)
-		event_free(l.deadline);
-	event_base_free(l.base);
+	load_free(&l);
 	return (!l.idle && l.acked < l.total) ? 1 : 0;
 }
