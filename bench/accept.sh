@@ -55,7 +55,7 @@ start() { # start NAME [-o k=v ...]
 			sleep 0.05
 		done
 		kill -0 "$DPID" 2>/dev/null && kill -9 "$DPID"	# up but not answering
-		wait "$DPID" 2>/dev/null; DPID=
+		wait "$DPID" 2>/dev/null || true; DPID=
 		grep -q 'Address already in use' "$T/$name/log" || break
 	done
 	echo "stsrelayd did not start:"; cat "$T/$name/log"; exit 1

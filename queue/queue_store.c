@@ -385,10 +385,10 @@ store_main(void *arg)
 			fatalx("store_main: mutex");
 		if (!TAILQ_EMPTY(&batch))
 			store_commit(q, &batch);
-		if (stop)
-			store_checkpoint(q);
-		if (stop)
+		if (stop) {
+			store_checkpoint(q);	/* the last one, at close */
 			break;
+		}
 	}
 	if (pthread_mutex_lock(&q->mtx) != 0)
 		fatalx("store_main: mutex");
