@@ -35,6 +35,8 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
+#define FILLER_LINE	76	/* "%08u " and 65 octets of text, CR LF */
+
 enum cstate { C_CONNECT, C_GREETING, C_EHLO, C_MAIL, C_RCPT, C_DATA, C_DOT, C_IDLE, C_PACED, C_DONE };
 
 struct load;
@@ -61,6 +63,7 @@ struct load {
 	uint64_t		 t0, t_first_ack, t_last_ack;
 	int			 live;
 	struct event		*deadline;
+	char			*filler;	/* the body lines, made once */
 	int			 latency;	/* -L */
 	uint64_t		*lat_msg, *lat_dot;	/* one per 250 */
 	size_t			 nlat, caplat;
@@ -126,9 +129,11 @@ make_message(struct client *c, struct evbuffer *out)
 	    (long)getpid(), c->id, ++l->started);
 	evbuffer_add_printf(msg, "From: <%s>\r\nTo: <%s>\r\nSubject: load %ld\r\n"
 	    "Message-ID: <%s>\r\n\r\n", l->from, l->rcpt, l->started, c->msgid);
-	for (i = 0; evbuffer_get_length(msg) + 78 <= l->size; i++)
-		evbuffer_add_printf(msg, "%08u %s\r\n", i,
-		    "the quick brown fox jumps over the lazy dog 0123456789 abcdefghij");
+	/* As many FILLER_LINE lines as keep the message within size. */
+	len = evbuffer_get_length(msg);
+	if (len + 78 <= l->size)
+		evbuffer_add(msg, l->filler, (l->size - len - 78) / FILLER_LINE * FILLER_LINE +
+		    FILLER_LINE);
 	/* The digest only for -o: the client shares the CPUs with the server. */
 	if (l->out != NULL) {
 		len = evbuffer_get_length(msg);
@@ -146,6 +151,18 @@ make_message(struct client *c, struct evbuffer *out)
 }
 
 static void send_envelope(struct client *);
+
+/* Every body line a message of l->size can hold, formatted once. */
+static void
+make_filler(struct load *l)
+{
+	size_t	n = l->size / FILLER_LINE + 1, i;
+
+	l->filler = xmalloc(n * FILLER_LINE + 1);
+	for (i = 0; i < n; i++)
+		snprintf(l->filler + i * FILLER_LINE, FILLER_LINE + 1, "%08u %s\r\n", (unsigned)i,
+		    "the quick brown fox jumps over the lazy dog 0123456789 abcdefghij");
+}
 
 static void
 note_latency(struct load *l, uint64_t msg, uint64_t dot)
@@ -368,6 +385,7 @@ load_free(struct load *l)
 		if (l->clients[i].bev != NULL)
 			bufferevent_free(l->clients[i].bev);
 	free(l->clients);
+	free(l->filler);
 	free(l->lat_msg);
 	free(l->lat_dot);
 	if (l->deadline != NULL)
@@ -442,6 +460,7 @@ main(int argc, char **argv)
 	if ((l.base = event_base_new()) == NULL)
 		return 1;
 	l.clients = xcalloc((size_t)l.nclients, sizeof(*l.clients));
+	make_filler(&l);
 	l.live = l.nclients;
 	if (deadline > 0) {
 		tv.tv_sec = deadline;
