@@ -13,6 +13,10 @@
  * With -R, refused or broken connections are retried (the server restarts).
  * With -p, at most that many messages a second are begun (crash tests pace
  * the load so that kills land mid-stream).
+ * With -L, a second line gives the latency of acknowledged messages in
+ * microseconds, from MAIL sent to 250 read (msg_) and from the final dot
+ * sent to 250 read (dot_), and the rate between the first and the last 250
+ * (steady_rate: no connection set-up, no ramp-down).
  */
 #include <sys/resource.h>
 #include <errno.h>
@@ -31,6 +35,8 @@
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 
+#define FILLER_LINE	76	/* "%08u " and 65 octets of text, CR LF */
+
 enum cstate { C_CONNECT, C_GREETING, C_EHLO, C_MAIL, C_RCPT, C_DATA, C_DOT, C_IDLE, C_PACED, C_DONE };
 
 struct load;
@@ -41,6 +47,7 @@ struct client {
 	enum cstate		 state;
 	char			 msgid[96];
 	int			 id;
+	uint64_t		 t_mail, t_dot;	/* MAIL and final dot sent (us) */
 };
 
 struct load {
@@ -56,6 +63,10 @@ struct load {
 	uint64_t		 t0, t_first_ack, t_last_ack;
 	int			 live;
 	struct event		*deadline;
+	char			*filler;	/* the body lines, made once */
+	int			 latency;	/* -L */
+	uint64_t		*lat_msg, *lat_dot;	/* one per 250 */
+	size_t			 nlat, caplat;
 };
 
 static void client_connect(struct client *);
@@ -118,16 +129,19 @@ make_message(struct client *c, struct evbuffer *out)
 	    (long)getpid(), c->id, ++l->started);
 	evbuffer_add_printf(msg, "From: <%s>\r\nTo: <%s>\r\nSubject: load %ld\r\n"
 	    "Message-ID: <%s>\r\n\r\n", l->from, l->rcpt, l->started, c->msgid);
-	for (i = 0; evbuffer_get_length(msg) + 78 <= l->size; i++)
-		evbuffer_add_printf(msg, "%08u %s\r\n", i,
-		    "the quick brown fox jumps over the lazy dog 0123456789 abcdefghij");
+	/* As many FILLER_LINE lines as keep the message within size. */
 	len = evbuffer_get_length(msg);
-	flat = evbuffer_pullup(msg, -1);
-	if (EVP_Digest(flat, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		abort();
-	for (i = 0; i < mdlen; i++)
-		sprintf(hex + 2 * i, "%02x", md[i]);
+	if (len + 78 <= l->size)
+		evbuffer_add(msg, l->filler, (l->size - len - 78) / FILLER_LINE * FILLER_LINE +
+		    FILLER_LINE);
+	/* The digest only for -o: the client shares the CPUs with the server. */
 	if (l->out != NULL) {
+		len = evbuffer_get_length(msg);
+		flat = evbuffer_pullup(msg, -1);
+		if (EVP_Digest(flat, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+			abort();
+		for (i = 0; i < mdlen; i++)
+			sprintf(hex + 2 * i, "%02x", md[i]);
 		fprintf(l->out, "SENT %s %s\n", c->msgid, hex);
 		fflush(l->out);
 	}
@@ -137,6 +151,65 @@ make_message(struct client *c, struct evbuffer *out)
 }
 
 static void send_envelope(struct client *);
+
+/* Every body line a message of l->size can hold, formatted once. */
+static void
+make_filler(struct load *l)
+{
+	size_t	n = l->size / FILLER_LINE + 1, i;
+
+	l->filler = xmalloc(n * FILLER_LINE + 1);
+	for (i = 0; i < n; i++)
+		snprintf(l->filler + i * FILLER_LINE, FILLER_LINE + 1, "%08u %s\r\n", (unsigned)i,
+		    "the quick brown fox jumps over the lazy dog 0123456789 abcdefghij");
+}
+
+static void
+note_latency(struct load *l, uint64_t msg, uint64_t dot)
+{
+	if (l->nlat == l->caplat) {
+		l->caplat = l->caplat ? 2 * l->caplat : 4096;
+		l->lat_msg = xreallocarray(l->lat_msg, l->caplat, sizeof(*l->lat_msg));
+		l->lat_dot = xreallocarray(l->lat_dot, l->caplat, sizeof(*l->lat_dot));
+	}
+	l->lat_msg[l->nlat] = msg;
+	l->lat_dot[l->nlat++] = dot;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "NAME_p50=.. NAME_p90=.. NAME_p99=.. NAME_max=.." of n sorted samples */
+static void
+print_quantiles(const char *name, uint64_t *v, size_t n)
+{
+	static const double	 q[] = { 0.5, 0.9, 0.99 };
+	static const char	*qn[] = { "p50", "p90", "p99" };
+	size_t			 i;
+
+	qsort(v, n, sizeof(*v), cmp_u64);
+	for (i = 0; i < 3; i++)
+		printf(" %s_%s=%llu", name, qn[i],
+		    (unsigned long long)(n ? v[(size_t)(q[i] * (double)(n - 1))] : 0));
+	printf(" %s_max=%llu", name, (unsigned long long)(n ? v[n - 1] : 0));
+}
+
+static void
+print_latency(struct load *l)
+{
+	double span = (double)(l->t_last_ack - l->t_first_ack) / 1e6;
+
+	printf("latency_us");
+	print_quantiles("msg", l->lat_msg, l->nlat);
+	print_quantiles("dot", l->lat_dot, l->nlat);
+	printf(" steady_rate=%.0f\n", span > 0 && l->acked > 1 ?
+	    (double)(l->acked - 1) / span : 0.0);
+}
 
 static void
 client_on_pace(evutil_socket_t fd, short what, void *arg)
@@ -169,6 +242,7 @@ send_envelope(struct client *c)
 		return;
 	}
 	l->begun++;
+	c->t_mail = strutil_now_us();
 	bufferevent_write(c->bev, "MAIL FROM:<", 11);
 	evbuffer_add_printf(bufferevent_get_output(c->bev), "%s>\r\nRCPT TO:<%s>\r\nDATA\r\n",
 	    l->from, l->rcpt);
@@ -216,6 +290,7 @@ client_reply(struct client *c, const char *line)
 			return client_fail(c, line);
 		}
 		make_message(c, bufferevent_get_output(c->bev));
+		c->t_dot = strutil_now_us();
 		c->state = C_DOT;
 		break;
 	case C_DOT:
@@ -228,6 +303,8 @@ client_reply(struct client *c, const char *line)
 			l->t_first_ack = now;
 		l->t_last_ack = now;
 		l->acked++;
+		if (l->latency)
+			note_latency(l, now - c->t_mail, now - c->t_dot);
 		if (l->out != NULL) {
 			q = strstr(line, "queued as ");
 			fprintf(l->out, "ACK %.*s %s\n", q != NULL ? (int)strcspn(q + 10, " \r\n") : 1,
@@ -297,11 +374,30 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(l->base);
 }
 
+static void
+load_free(struct load *l)
+{
+	int i;
+
+	if (l->out != NULL)
+		fclose(l->out);
+	for (i = 0; i < l->nclients; i++)
+		if (l->clients[i].bev != NULL)
+			bufferevent_free(l->clients[i].bev);
+	free(l->clients);
+	free(l->filler);
+	free(l->lat_msg);
+	free(l->lat_dot);
+	if (l->deadline != NULL)
+		event_free(l->deadline);
+	event_base_free(l->base);
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: smtp-load -s addr:port [-c clients] [-n messages] [-z size] "
-	    "[-f from] [-r rcpt] [-o file] [-p msgs-per-s] [-R] [-T seconds] [-i idle-sessions]\n");
+	    "[-f from] [-r rcpt] [-o file] [-p msgs-per-s] [-R] [-T seconds] [-i idle-sessions] [-L]\n");
 	exit(64);
 }
 
@@ -322,8 +418,9 @@ main(int argc, char **argv)
 	l.size = 4096;
 	l.from = "sender@load.test";
 	l.rcpt = "rcpt@example.test";
-	while ((ch = getopt(argc, argv, "c:f:i:n:o:p:r:Rs:T:z:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:i:Ln:o:p:r:Rs:T:z:")) != -1) {
 		switch (ch) {
+		case 'L': l.latency = 1; break;
 		case 'c': l.nclients = atoi(optarg); break;
 		case 'f': l.from = optarg; break;
 		case 'i': l.idle = atoi(optarg); break;
@@ -363,6 +460,7 @@ main(int argc, char **argv)
 	if ((l.base = event_base_new()) == NULL)
 		return 1;
 	l.clients = xcalloc((size_t)l.nclients, sizeof(*l.clients));
+	make_filler(&l);
 	l.live = l.nclients;
 	if (deadline > 0) {
 		tv.tv_sec = deadline;
@@ -383,15 +481,9 @@ main(int argc, char **argv)
 	else
 		printf("acked=%ld refused=%ld errors=%ld elapsed=%.3f rate=%.0f\n", l.acked,
 		    l.refused, l.errors, secs, secs > 0 ? (double)l.acked / secs : 0.0);
+	if (!l.idle && l.latency)
+		print_latency(&l);
 	fflush(stdout);
-	if (l.out != NULL)
-		fclose(l.out);
-	for (i = 0; i < l.nclients; i++)
-		if (l.clients[i].bev != NULL)
-			bufferevent_free(l.clients[i].bev);
-	free(l.clients);
-	if (l.deadline != NULL)
-		event_free(l.deadline);
-	event_base_free(l.base);
+	load_free(&l);
 	return (!l.idle && l.acked < l.total) ? 1 : 0;
 }

@@ -23,11 +23,15 @@
 #define SPOOL_VERSION		1	/* what this release writes and reads */
 #define CACHE_BYTES		(64u * 1024 * 1024)
 /*
- * Big pages for bodies: a small body sits on a leaf page with others, and a
- * full chunk fills exactly one overflow page (4 KiB pages made each 4 KiB
- * body take two overflow pages).
+ * Pages of bodies.db when it is created (an existing file keeps its own).
+ * With 8 KiB pages a body chunk above about 2 KiB goes to overflow pages,
+ * which the log records once, and the leaf pages hold only small references.
+ * On 64 KiB pages a 4 KiB body sat on the leaf, and every leaf split (one in
+ * about 14 messages) logged the whole 64 KiB page: twice the message size in
+ * log bytes, log checksum and flush time (docs/performance.md). A 4 KiB body
+ * fits one 8 KiB overflow page (with 4 KiB pages it took two).
  */
-#define BODY_PAGE_BYTES		65536
+#define BODY_PAGE_BYTES		8192
 #define LOG_BUFFER_BYTES	(4u * 1024 * 1024)
 #define LOG_FILE_BYTES		(32u * 1024 * 1024)
 #define LOCKS_MAX		10000
@@ -367,7 +371,7 @@ queue_free(struct queue *q)
 	size_t	 i;
 	int	 r;
 
-	if (q->thread_started || q->flusher_started)
+	if (q->thread_started || q->flusher_started || q->ckpter_started)
 		queue_store_stop(q);
 	for (i = 0; i < 5; i++)
 		if (dbs[i] != NULL && (r = dbs[i]->close(dbs[i], 0)) != 0)
@@ -384,6 +388,7 @@ queue_free(struct queue *q)
 	pthread_mutex_destroy(&q->mtx);
 	pthread_cond_destroy(&q->cond);
 	pthread_cond_destroy(&q->fcond);
+	pthread_cond_destroy(&q->ccond);
 	if (q->lockfd != -1)
 		(void)close(q->lockfd);	/* releases the lock */
 	free(q->chunkbuf);
@@ -464,7 +469,8 @@ queue_open(struct event_base *base, const struct queue_params *p, char *err,
 	}
 	if (pthread_mutex_init(&q->mtx, NULL) != 0 ||
 	    pthread_cond_init(&q->cond, NULL) != 0 ||
-	    pthread_cond_init(&q->fcond, NULL) != 0)
+	    pthread_cond_init(&q->fcond, NULL) != 0 ||
+	    pthread_cond_init(&q->ccond, NULL) != 0)
 		fatalx("queue_open: pthread init");
 	TAILQ_INIT(&q->pending);
 	TAILQ_INIT(&q->committed);

@@ -65,12 +65,15 @@ struct queue {
 	int			 thread_started;
 	pthread_t		 flusher;
 	int			 flusher_started;
+	pthread_t		 ckpter;	/* periodic checkpoints */
+	int			 ckpter_started;
 	struct event		*ev_done;	/* activated by the thread */
 	struct event		*ev_ckpt;	/* periodic checkpoint request */
 	uint8_t			*chunkbuf;	/* storage thread scratch */
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;		/* for the storage thread */
 	pthread_cond_t		 fcond;		/* for the flush thread */
+	pthread_cond_t		 ccond;		/* for the checkpoint thread */
 	struct queue_reqs	 pending;	/* submitted */
 	struct queue_reqs	 committed;	/* waiting for a log flush */
 	struct queue_reqs	 done;		/* for the loop thread */

@@ -7,9 +7,11 @@
  * message without syncing. The flush thread takes every committed request,
  * makes them all durable with a single log flush and hands the results back
  * to the loop through an event it activates; while it waits for the disk,
- * the storage thread commits the next requests. Checkpoints and log removal
- * run in the storage thread between batches, so the loop never waits on the
- * disk.
+ * the storage thread commits the next requests. The periodic checkpoint and
+ * log removal run in a third thread, so neither the loop nor the commits
+ * wait for them (a checkpoint that writes back a full cache takes a quarter
+ * of a second); the last checkpoint, at close, runs in the storage thread
+ * once it has drained the submissions.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -238,28 +240,38 @@ store_flush(struct queue *q)
 	return r;
 }
 
-/* Storage thread: commit each request, then pass them to the flush thread. */
+/*
+ * Storage thread: commit each request and pass it to the flush thread at
+ * once. A flush that starts now covers it, and what commits during that
+ * flush is the next batch. (Passing the whole batch on only after its last
+ * commit made the first message of a batch of n wait for n - 1 commits
+ * before its flush could even begin.)
+ */
 static void
 store_commit(struct queue *q, struct queue_reqs *batch)
 {
 	struct queue_req	*req;
-	uint64_t		 retries = 0;
-	size_t			 n = 0;
+	uint64_t		 retries;
 
-	TAILQ_FOREACH(req, batch, entry) {
+	while ((req = TAILQ_FIRST(batch)) != NULL) {
+		TAILQ_REMOVE(batch, req, entry);
+		retries = 0;
 		if (req->status == QUEUE_OK)
 			req->status = store_one(q, req, &retries);
 		evbuffer_free(req->body);
 		req->body = NULL;
-		n++;
+		if (pthread_mutex_lock(&q->mtx) != 0)
+			fatalx("store_commit: mutex");
+		q->stats.retries += retries;
+		q->unflushed++;
+		TAILQ_INSERT_TAIL(&q->committed, req, entry);
+		/* No system call unless the flush thread waits. */
+		if (pthread_cond_signal(&q->fcond) != 0 ||
+		    pthread_mutex_unlock(&q->mtx) != 0)
+			fatalx("store_commit: mutex");
 	}
 	if (pthread_mutex_lock(&q->mtx) != 0)
 		fatalx("store_commit: mutex");
-	q->stats.retries += retries;
-	q->unflushed += n;
-	TAILQ_CONCAT(&q->committed, batch, entry);
-	if (pthread_cond_signal(&q->fcond) != 0)
-		fatalx("store_commit: cond_signal");
 	/* With a batch limit, no committing ahead of the flush either. */
 	while (q->batch_max != 0 && q->unflushed > 0)
 		if (pthread_cond_wait(&q->cond, &q->mtx) != 0)
@@ -358,27 +370,25 @@ store_main(void *arg)
 {
 	struct queue		*q = arg;
 	struct queue_reqs	 batch;
-	int			 ckpt, stop;
+	int			 stop;
 
 	for (;;) {
 		TAILQ_INIT(&batch);
 		if (pthread_mutex_lock(&q->mtx) != 0)
 			fatalx("store_main: mutex");
-		while (TAILQ_EMPTY(&q->pending) && !q->stop && !q->want_ckpt)
+		while (TAILQ_EMPTY(&q->pending) && !q->stop)
 			if (pthread_cond_wait(&q->cond, &q->mtx) != 0)
 				fatalx("store_main: cond_wait");
 		store_take(q, &batch);
-		ckpt = q->want_ckpt;
-		q->want_ckpt = 0;
 		stop = q->stop && TAILQ_EMPTY(&q->pending);
 		if (pthread_mutex_unlock(&q->mtx) != 0)
 			fatalx("store_main: mutex");
 		if (!TAILQ_EMPTY(&batch))
 			store_commit(q, &batch);
-		if (ckpt || stop)
-			store_checkpoint(q);
-		if (stop)
+		if (stop) {
+			store_checkpoint(q);	/* the last one, at close */
 			break;
+		}
 	}
 	if (pthread_mutex_lock(&q->mtx) != 0)
 		fatalx("store_main: mutex");
@@ -386,6 +396,30 @@ store_main(void *arg)
 	if (pthread_cond_signal(&q->fcond) != 0 ||
 	    pthread_mutex_unlock(&q->mtx) != 0)
 		fatalx("store_main: mutex");
+	return NULL;
+}
+
+/* Checkpoint thread: a checkpoint whenever the loop's timer asks. */
+static void *
+ckpt_main(void *arg)
+{
+	struct queue	*q = arg;
+	int		 ckpt;
+
+	for (;;) {
+		if (pthread_mutex_lock(&q->mtx) != 0)
+			fatalx("ckpt_main: mutex");
+		while (!q->want_ckpt && !q->stop)
+			if (pthread_cond_wait(&q->ccond, &q->mtx) != 0)
+				fatalx("ckpt_main: cond_wait");
+		ckpt = q->want_ckpt && !q->stop;
+		q->want_ckpt = 0;
+		if (pthread_mutex_unlock(&q->mtx) != 0)
+			fatalx("ckpt_main: mutex");
+		if (!ckpt)
+			break;	/* the storage thread makes the last one */
+		store_checkpoint(q);
+	}
 	return NULL;
 }
 
@@ -494,6 +528,11 @@ queue_store_start(struct queue *q, char *err, size_t errlen)
 		return -1;
 	}
 	q->thread_started = 1;
+	if ((r = pthread_create(&q->ckpter, NULL, ckpt_main, q)) != 0) {
+		snprintf(err, errlen, "checkpoint thread: %s", strerror(r));
+		return -1;
+	}
+	q->ckpter_started = 1;
 	return 0;
 }
 
@@ -509,8 +548,13 @@ queue_store_stop(struct queue *q)
 		q->commit_stopped = 1;
 	if (pthread_cond_signal(&q->cond) != 0 ||
 	    pthread_cond_signal(&q->fcond) != 0 ||
+	    pthread_cond_signal(&q->ccond) != 0 ||
 	    pthread_mutex_unlock(&q->mtx) != 0)
 		fatalx("queue_store_stop: mutex");
+	/* A checkpoint under way ends first: the last one follows the drain. */
+	if (q->ckpter_started &&
+	    (r = pthread_join(q->ckpter, NULL)) != 0)
+		fatalx("queue_store_stop: pthread_join: %s", strerror(r));
 	/* The storage thread drains the submissions, then the flusher. */
 	if (q->thread_started &&
 	    (r = pthread_join(q->thread, NULL)) != 0)
@@ -518,7 +562,7 @@ queue_store_stop(struct queue *q)
 	if (q->flusher_started &&
 	    (r = pthread_join(q->flusher, NULL)) != 0)
 		fatalx("queue_store_stop: pthread_join: %s", strerror(r));
-	q->thread_started = q->flusher_started = 0;
+	q->thread_started = q->flusher_started = q->ckpter_started = 0;
 	/* Every request is finished now: tell their owners. */
 	store_on_done(-1, 0, q);
 }
@@ -540,7 +584,7 @@ queue_store_checkpoint(struct queue *q)
 	if (pthread_mutex_lock(&q->mtx) != 0)
 		fatalx("queue_store_checkpoint: mutex");
 	q->want_ckpt = 1;
-	if (pthread_cond_signal(&q->cond) != 0 ||
+	if (pthread_cond_signal(&q->ccond) != 0 ||
 	    pthread_mutex_unlock(&q->mtx) != 0)
 		fatalx("queue_store_checkpoint: mutex");
 }
