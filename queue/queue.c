@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "queue/queue_int.h"
 #include "queue/queue_record.h"
@@ -56,6 +57,8 @@ queue_strstatus(enum queue_status s)
 		return "temporary storage failure";
 	case QUEUE_ENOSPC:
 		return "spool disk full";
+	case QUEUE_EINVAL:
+		return "invalid argument";
 	}
 	return "unknown status";
 }
@@ -337,7 +340,17 @@ queue_on_ckpt(evutil_socket_t fd, short ev, void *arg)
 static int
 events_setup(struct queue *q, char *err, size_t errlen)
 {
-	struct timeval tv = { CHECKPOINT_SECS, 0 };
+	struct timeval	tv = { CHECKPOINT_SECS, 0 };
+	char		host[256];
+	uint64_t	seed = 0;
+
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		strutil_lcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	q->hostname = xstrdup(host);
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	q->jitter_state = seed;
 
 	q->ev_ckpt = event_new(q->base, -1, EV_PERSIST, queue_on_ckpt, q);
 	if (q->ev_ckpt == NULL || event_add(q->ev_ckpt, &tv) == -1) {
@@ -350,13 +363,13 @@ events_setup(struct queue *q, char *err, size_t errlen)
 static void
 queue_free(struct queue *q)
 {
-	DB	*dbs[4] = { q->msgs, q->bodies, q->sched, q->meta };
+	DB	*dbs[5] = { q->msgs, q->bodies, q->sched, q->meta, q->tls };
 	size_t	 i;
 	int	 r;
 
 	if (q->thread_started || q->flusher_started)
 		queue_store_stop(q);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (dbs[i] != NULL && (r = dbs[i]->close(dbs[i], 0)) != 0)
 			log_warnx("queue: closing a database: %s",
 			    db_strerror(r));
@@ -366,6 +379,8 @@ queue_free(struct queue *q)
 		event_free(q->ev_ckpt);
 	if (q->ev_done != NULL)
 		event_free(q->ev_done);
+	queue_ready_free(q);
+	free(q->hostname);
 	pthread_mutex_destroy(&q->mtx);
 	pthread_cond_destroy(&q->cond);
 	pthread_cond_destroy(&q->fcond);
@@ -461,6 +476,7 @@ queue_open(struct event_base *base, const struct queue_params *p, char *err,
 	    db_setup(q, &q->msgs, "messages.db", 0, err, errlen) == -1 ||
 	    db_setup(q, &q->bodies, "bodies.db", BODY_PAGE_BYTES, err, errlen) == -1 ||
 	    db_setup(q, &q->sched, "schedule.db", 0, err, errlen) == -1 ||
+	    db_setup(q, &q->tls, "tlsrpt.db", 0, err, errlen) == -1 ||
 	    events_setup(q, err, errlen) == -1 ||
 	    queue_store_start(q, err, errlen) == -1) {
 		queue_free(q);

@@ -16,10 +16,7 @@
 #include "queue/queue_int.h"
 #include "queue/queue_record.h"
 
-#define CORRUPT		EINVAL	/* a record failed validation (logged) */
 #define LIST_BATCH	256	/* records read per transaction by queue_list */
-
-typedef int (*admin_fn)(struct queue *, DB_TXN *, void *);
 
 const char *
 queue_strstate(enum queue_rcpt_state s)
@@ -38,8 +35,8 @@ queue_strstate(enum queue_rcpt_state s)
 }
 
 /* Run fn in a transaction, again after a deadlock; commit with flags. */
-static enum queue_status
-admin_txn(struct queue *q, admin_fn fn, void *arg, uint32_t flags)
+enum queue_status
+queue_txn_run(struct queue *q, queue_txn_fn fn, void *arg, uint32_t flags)
 {
 	DB_TXN	*txn;
 	int	 r = 0, i;
@@ -56,22 +53,22 @@ admin_txn(struct queue *q, admin_fn fn, void *arg, uint32_t flags)
 		if (!queue_txn_retryable(r))
 			break;
 	}
-	if (r != DB_NOTFOUND && r != CORRUPT)
+	if (r != DB_NOTFOUND && r != QUEUE_CORRUPT)
 		log_warnx("queue: spool operation failed: %s", db_strerror(r));
 	return queue_store_status(r);
 }
 
-static void
-dbt_init(DBT *d, const void *p, size_t n)
+void
+queue_dbt(DBT *d, const void *p, size_t n)
 {
 	memset(d, 0, sizeof(*d));
 	d->data = (void *)p;
 	d->size = n;
 }
 
-/* Read and validate the record of id: 0, DB_NOTFOUND, CORRUPT or an error. */
-static int
-msg_get(struct queue *q, DB_TXN *txn, const char *id, uint32_t flags,
+/* Read and validate the record of id: 0, DB_NOTFOUND, QUEUE_CORRUPT or an error. */
+int
+queue_msg_get(struct queue *q, DB_TXN *txn, const char *id, uint32_t flags,
     struct queue_msg_info **out)
 {
 	DBT		 key, data;
@@ -81,8 +78,8 @@ msg_get(struct queue *q, DB_TXN *txn, const char *id, uint32_t flags,
 	*out = NULL;
 	if (!queue_record_id_valid(id))
 		return DB_NOTFOUND;
-	dbt_init(&key, id, strlen(id));
-	dbt_init(&data, NULL, 0);
+	queue_dbt(&key, id, strlen(id));
+	queue_dbt(&data, NULL, 0);
 	data.flags = DB_DBT_MALLOC;
 	if ((r = q->msgs->get(q->msgs, txn, &key, &data, flags)) != 0)
 		return r;
@@ -90,14 +87,14 @@ msg_get(struct queue *q, DB_TXN *txn, const char *id, uint32_t flags,
 	free(data.data);
 	if (r == -1) {
 		log_warnx("queue: id=%s corrupt envelope record: %s", id, why);
-		return CORRUPT;
+		return QUEUE_CORRUPT;
 	}
 	strutil_lcpy((*out)->id, id, sizeof((*out)->id));
 	return 0;
 }
 
-static int
-msg_put(struct queue *q, DB_TXN *txn, const struct queue_msg_info *m)
+int
+queue_msg_put(struct queue *q, DB_TXN *txn, const struct queue_msg_info *m)
 {
 	DBT		 key, data;
 	uint8_t		*rec;
@@ -108,41 +105,41 @@ msg_put(struct queue *q, DB_TXN *txn, const struct queue_msg_info *m)
 	if (queue_record_encode(m, &rec, &len, &why) == -1) {
 		log_warnx("queue: id=%s cannot rewrite its record: %s", m->id,
 		    why);
-		return CORRUPT;
+		return QUEUE_CORRUPT;
 	}
-	dbt_init(&key, m->id, strlen(m->id));
-	dbt_init(&data, rec, len);
+	queue_dbt(&key, m->id, strlen(m->id));
+	queue_dbt(&data, rec, len);
 	r = q->msgs->put(q->msgs, txn, &key, &data, 0);
 	free(rec);
 	return r;
 }
 
-static int
-sched_put(struct queue *q, DB_TXN *txn, time_t when, const char *id)
+int
+queue_sched_put(struct queue *q, DB_TXN *txn, time_t when, const char *id)
 {
 	DBT	key, data;
 	uint8_t	k[QUEUE_SCHEDKEY_MAX];
 
-	dbt_init(&key, k, queue_record_schedkey(when, id, k));
-	dbt_init(&data, NULL, 0);
+	queue_dbt(&key, k, queue_record_schedkey(when, id, k));
+	queue_dbt(&data, NULL, 0);
 	return q->sched->put(q->sched, txn, &key, &data, 0);
 }
 
-static int
-sched_del(struct queue *q, DB_TXN *txn, time_t when, const char *id)
+int
+queue_sched_del(struct queue *q, DB_TXN *txn, time_t when, const char *id)
 {
 	DBT	key;
 	uint8_t	k[QUEUE_SCHEDKEY_MAX];
 	int	r;
 
-	dbt_init(&key, k, queue_record_schedkey(when, id, k));
+	queue_dbt(&key, k, queue_record_schedkey(when, id, k));
 	r = q->sched->del(q->sched, txn, &key, 0);
 	return r == DB_NOTFOUND ? 0 : r;
 }
 
 /* Without a readable record, find the schedule entries of id the slow way. */
-static int
-sched_del_scan(struct queue *q, DB_TXN *txn, const char *id)
+int
+queue_sched_del_scan(struct queue *q, DB_TXN *txn, const char *id)
 {
 	DBC	*c;
 	DBT	 key, data;
@@ -171,8 +168,8 @@ sched_del_scan(struct queue *q, DB_TXN *txn, const char *id)
  * Walk the body chunks of id in order: with out, append them and check the
  * total against size; without, delete them.
  */
-static int
-bodies_walk(struct queue *q, DB_TXN *txn, const char *id, uint64_t size,
+int
+queue_bodies_walk(struct queue *q, DB_TXN *txn, const char *id, uint64_t size,
     struct evbuffer *out)
 {
 	DBC		*c;
@@ -208,7 +205,7 @@ bodies_walk(struct queue *q, DB_TXN *txn, const char *id, uint64_t size,
 		(void)queue_record_bodykey(id, chunk, want);
 		if (memcmp(k, want, plen + 4) != 0 ||
 		    evbuffer_add(out, data.data, data.size) == -1) {
-			r = CORRUPT;
+			r = QUEUE_CORRUPT;
 			break;
 		}
 		chunk++;
@@ -220,8 +217,8 @@ bodies_walk(struct queue *q, DB_TXN *txn, const char *id, uint64_t size,
 		free(data.data);
 	r2 = c->close(c);
 	if (r == 0 && out != NULL && total != size)
-		r = CORRUPT;
-	if (r == CORRUPT)
+		r = QUEUE_CORRUPT;
+	if (r == QUEUE_CORRUPT)
 		log_warnx("queue: id=%s corrupt body: %llu bytes in %u chunks, "
 		    "envelope says %llu", id, (unsigned long long)total, chunk,
 		    (unsigned long long)size);
@@ -241,7 +238,7 @@ info_fn(struct queue *q, DB_TXN *txn, void *arg)
 
 	queue_info_free(ic->info);
 	ic->info = NULL;
-	return msg_get(q, txn, ic->id, 0, &ic->info);
+	return queue_msg_get(q, txn, ic->id, 0, &ic->info);
 }
 
 enum queue_status
@@ -251,7 +248,7 @@ queue_info(struct queue *q, const char *id, struct queue_msg_info **out)
 	enum queue_status	s;
 
 	*out = NULL;
-	if ((s = admin_txn(q, info_fn, &ic, DB_TXN_NOSYNC)) != QUEUE_OK) {
+	if ((s = queue_txn_run(q, info_fn, &ic, DB_TXN_NOSYNC)) != QUEUE_OK) {
 		queue_info_free(ic.info);
 		return s;
 	}
@@ -268,9 +265,9 @@ body_fn(struct queue *q, DB_TXN *txn, void *arg)
 	(void)evbuffer_drain(ic->body, evbuffer_get_length(ic->body));
 	queue_info_free(ic->info);
 	ic->info = NULL;
-	if ((r = msg_get(q, txn, ic->id, 0, &ic->info)) != 0)
+	if ((r = queue_msg_get(q, txn, ic->id, 0, &ic->info)) != 0)
 		return r;
-	return bodies_walk(q, txn, ic->id, ic->info->size, ic->body);
+	return queue_bodies_walk(q, txn, ic->id, ic->info->size, ic->body);
 }
 
 enum queue_status
@@ -281,7 +278,7 @@ queue_body(struct queue *q, const char *id, struct evbuffer *out)
 
 	if ((ic.body = evbuffer_new()) == NULL)
 		fatalx("queue_body: evbuffer_new");
-	s = admin_txn(q, body_fn, &ic, DB_TXN_NOSYNC);
+	s = queue_txn_run(q, body_fn, &ic, DB_TXN_NOSYNC);
 	if (s == QUEUE_OK && evbuffer_add_buffer(out, ic.body) == -1)
 		s = QUEUE_ETEMP;
 	queue_info_free(ic.info);
@@ -298,17 +295,17 @@ delete_fn(struct queue *q, DB_TXN *txn, void *arg)
 
 	queue_info_free(ic->info);
 	ic->info = NULL;
-	r = msg_get(q, txn, ic->id, DB_RMW, &ic->info);
+	r = queue_msg_get(q, txn, ic->id, DB_RMW, &ic->info);
 	if (r == 0 && !ic->info->held)
-		r = sched_del(q, txn, ic->info->next_attempt, ic->id);
-	else if (r == CORRUPT)
-		r = sched_del_scan(q, txn, ic->id);
+		r = queue_sched_del(q, txn, ic->info->next_attempt, ic->id);
+	else if (r == QUEUE_CORRUPT)
+		r = queue_sched_del_scan(q, txn, ic->id);
 	if (r != 0)
 		return r;
-	dbt_init(&key, ic->id, strlen(ic->id));
+	queue_dbt(&key, ic->id, strlen(ic->id));
 	if ((r = q->msgs->del(q->msgs, txn, &key, 0)) != 0)
 		return r;
-	return bodies_walk(q, txn, ic->id, 0, NULL);
+	return queue_bodies_walk(q, txn, ic->id, 0, NULL);
 }
 
 enum queue_status
@@ -317,7 +314,7 @@ queue_delete(struct queue *q, const char *id)
 	struct info_ctx		ic = { id, NULL, NULL };
 	enum queue_status	s;
 
-	s = admin_txn(q, delete_fn, &ic, DB_TXN_SYNC);
+	s = queue_txn_run(q, delete_fn, &ic, DB_TXN_SYNC);
 	queue_info_free(ic.info);
 	if (s == QUEUE_OK)
 		log_info("queue: id=%s deleted", id);
@@ -341,7 +338,7 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 	int			 r;
 
 	sc->changed = 0;
-	if ((r = msg_get(q, txn, sc->id, DB_RMW, &m)) != 0)
+	if ((r = queue_msg_get(q, txn, sc->id, DB_RMW, &m)) != 0)
 		return r;
 	/* A held message is never due; flush leaves it held. */
 	if ((sc->op == OP_HOLD && m->held) ||
@@ -351,16 +348,16 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 		return 0;
 	}
 	if (!m->held)
-		r = sched_del(q, txn, m->next_attempt, sc->id);
+		r = queue_sched_del(q, txn, m->next_attempt, sc->id);
 	if (r == 0 && sc->op == OP_HOLD)
 		m->held = 1;
 	else if (r == 0) {
 		m->held = 0;
 		m->next_attempt = sc->now;
-		r = sched_put(q, txn, m->next_attempt, sc->id);
+		r = queue_sched_put(q, txn, m->next_attempt, sc->id);
 	}
 	if (r == 0)
-		r = msg_put(q, txn, m);
+		r = queue_msg_put(q, txn, m);
 	queue_info_free(m);
 	sc->changed = r == 0;
 	return r;
@@ -369,9 +366,13 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 static enum queue_status
 sched_change(struct queue *q, const char *id, enum sched_op op, uint32_t flags)
 {
-	struct sched_ctx sc = { id, op, time(NULL), 0 };
+	struct sched_ctx	sc = { id, op, time(NULL), 0 };
+	enum queue_status	s;
 
-	return admin_txn(q, sched_fn, &sc, flags);
+	s = queue_txn_run(q, sched_fn, &sc, flags);
+	if (s == QUEUE_OK && op != OP_HOLD)
+		queue_ready_kick(q);
+	return s;
 }
 
 enum queue_status
@@ -486,7 +487,7 @@ queue_list(struct queue *q, int (*fn)(const struct queue_msg_info *, void *),
 	wc->fn = fn;
 	wc->arg = arg;
 	do {
-		if ((s = admin_txn(q, walk_fn, wc, DB_TXN_NOSYNC)) != QUEUE_OK)
+		if ((s = queue_txn_run(q, walk_fn, wc, DB_TXN_NOSYNC)) != QUEUE_OK)
 			break;
 		strutil_lcpy(wc->last, wc->batch_last, sizeof(wc->last));
 		/* No transaction is open here: fn may change the spool. */
@@ -606,7 +607,7 @@ queue_next_due(struct queue *q, time_t now, char id[QUEUE_ID_MAX],
 
 	id[0] = '\0';
 	*when = 0;
-	s = admin_txn(q, due_fn, &dc, DB_TXN_NOSYNC);
+	s = queue_txn_run(q, due_fn, &dc, DB_TXN_NOSYNC);
 	if (s == QUEUE_OK && *when <= now)
 		log_debug("queue: id=%s due", id);
 	return s;

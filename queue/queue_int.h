@@ -8,6 +8,9 @@
 #include <sys/queue.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <errno.h>
+#include <time.h>
+
 #include <db.h>
 
 #include "queue/queue.h"
@@ -69,7 +72,21 @@ struct queue {
 	int			 stop;
 	int			 want_ckpt;
 	size_t			 batch_max;
+	int			 want_flush;	/* from the loop thread */
 	struct queue_stats	 stats;
+
+	/* delivery, loop thread only */
+	DB			*tls;		/* TLS report counters */
+	struct event		*ev_ready;	/* runs ready_cb */
+	void			(*ready_cb)(void *);
+	void			*ready_arg;
+	int			 ready_kicked;
+	char			(*claims)[QUEUE_ID_MAX];	/* sorted */
+	size_t			 nclaims;
+	size_t			 claims_cap;
+	char			*hostname;	/* for DSNs */
+	uint64_t		 jitter_state;
+	struct queue_delivery_stats dstats;
 };
 
 /* queue_store.c */
@@ -78,8 +95,36 @@ void	queue_store_stop(struct queue *);
 void	queue_store_checkpoint(struct queue *);
 enum queue_status queue_store_status(int dberr);
 
-/* queue_admin.c helpers shared with queue.c */
-int	queue_txn_begin(struct queue *, DB_TXN **);
 int	queue_txn_retryable(int dberr);
+/* Loop thread: make what was committed without sync durable soon. */
+void	queue_store_flush_soon(struct queue *);
+
+/* queue_admin.c: transactions on the loop thread and record helpers. */
+#define QUEUE_CORRUPT	EINVAL	/* a record failed validation (logged) */
+typedef int (*queue_txn_fn)(struct queue *, DB_TXN *, void *);
+/* Run fn in a transaction, again after a deadlock; commit with flags. */
+enum queue_status queue_txn_run(struct queue *, queue_txn_fn, void *,
+	    uint32_t flags);
+void	queue_dbt(DBT *, const void *, size_t);
+/* Read and validate id: 0, DB_NOTFOUND, QUEUE_CORRUPT or a db error. */
+int	queue_msg_get(struct queue *, DB_TXN *, const char *id, uint32_t flags,
+	    struct queue_msg_info **);
+int	queue_msg_put(struct queue *, DB_TXN *, const struct queue_msg_info *);
+int	queue_sched_put(struct queue *, DB_TXN *, time_t, const char *id);
+int	queue_sched_del(struct queue *, DB_TXN *, time_t, const char *id);
+/* Every schedule entry of id, found by a scan (no record to say when). */
+int	queue_sched_del_scan(struct queue *, DB_TXN *, const char *id);
+/* Append the body of id to out (checking size), or delete it (out NULL). */
+int	queue_bodies_walk(struct queue *, DB_TXN *, const char *id,
+	    uint64_t size, struct evbuffer *out);
+
+/* queue_ready.c: due work, claims, the ready callback. */
+/* Something may have become due: run the ready callback soon. */
+void	queue_ready_kick(struct queue *);
+/* A claim went back: run the callback after a pause (no spinning). */
+void	queue_ready_later(struct queue *);
+int	queue_claimed(struct queue *, const char *id);
+void	queue_claim_drop(struct queue *, const char *id);
+void	queue_ready_free(struct queue *);
 
 #endif

@@ -398,22 +398,30 @@ flush_main(void *arg)
 {
 	struct queue		*q = arg;
 	struct queue_reqs	 batch;
-	int			 stop;
+	int			 stop, want, r;
 
 	for (;;) {
 		TAILQ_INIT(&batch);
 		if (pthread_mutex_lock(&q->mtx) != 0)
 			fatalx("flush_main: mutex");
-		while (TAILQ_EMPTY(&q->committed) && !q->commit_stopped)
+		while (TAILQ_EMPTY(&q->committed) && !q->commit_stopped &&
+		    !q->want_flush)
 			if (pthread_cond_wait(&q->fcond, &q->mtx) != 0)
 				fatalx("flush_main: cond_wait");
 		TAILQ_CONCAT(&batch, &q->committed, entry);
+		want = q->want_flush;
+		q->want_flush = 0;
 		stop = q->commit_stopped && TAILQ_EMPTY(&batch);
 		if (pthread_mutex_unlock(&q->mtx) != 0)
 			fatalx("flush_main: mutex");
+		if (!TAILQ_EMPTY(&batch))
+			store_finish(q, &batch);	/* its flush covers want */
+		else if (want && (r = q->env->log_flush(q->env, NULL)) != 0)
+			log_warnx("queue: log flush of delivery results: %s "
+			    "(the next flush or checkpoint retries)",
+			    db_strerror(r));
 		if (stop)
 			break;
-		store_finish(q, &batch);
 	}
 	return NULL;
 }
@@ -425,6 +433,7 @@ store_on_done(evutil_socket_t fd, short ev, void *arg)
 	struct queue		*q = arg;
 	struct queue_reqs	 done;
 	struct queue_req	*req;
+	int			 kick = 0;
 
 	(void)fd;
 	(void)ev;
@@ -436,9 +445,14 @@ store_on_done(evutil_socket_t fd, short ev, void *arg)
 		fatalx("store_on_done: mutex");
 	while ((req = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, req, entry);
+		if (req->status == QUEUE_OK)
+			kick = 1;
 		req->cb(req->status, req->arg);
 		req_free(req);
 	}
+	/* New messages are due at once. */
+	if (kick)
+		queue_ready_kick(q);
 }
 
 int
@@ -489,6 +503,17 @@ queue_store_stop(struct queue *q)
 	q->thread_started = q->flusher_started = 0;
 	/* Every request is finished now: tell their owners. */
 	store_on_done(-1, 0, q);
+}
+
+void
+queue_store_flush_soon(struct queue *q)
+{
+	if (pthread_mutex_lock(&q->mtx) != 0)
+		fatalx("queue_store_flush_soon: mutex");
+	q->want_flush = 1;
+	if (pthread_cond_signal(&q->fcond) != 0 ||
+	    pthread_mutex_unlock(&q->mtx) != 0)
+		fatalx("queue_store_flush_soon: mutex");
 }
 
 void

@@ -1,0 +1,268 @@
+/*
+ * smtpc-drive: the outbound SMTP client (relay/smtp_client.h) run by hand
+ * or by the lab tests. Connects to one address with a TLS mode, sends
+ * messages, and prints every outcome as key=value lines on stdout:
+ *
+ *   conn=1 relay=mx1.d.test[127.0.0.2]:2525 mode=verify status=ok ...
+ *   msg=1 conn=1 mail=ok delivered=1 data_sent=yes repairs=0
+ *   rcpt=ok@d.test msg=1 kind=ok code=250 enhanced=2.0.0 text="..."
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "common/strutil.h"
+#include "relay/smtp_client.h"
+
+static const char usage_text[] =
+"usage: smtpc-drive [-v8uPR] [-m MODE] [-H MXHOST] [-c CAFILE] [-n HELO]\n"
+"           [-f FROM] [-r RCPT]... [-b BODYFILE] [-s SIZE] [-k MESSAGES]\n"
+"           [-C CONNECTIONS] [-t TIMEOUT_MS] ADDR:PORT\n"
+"  -m  plaintext, opportunistic, testing or verify (default verify)\n"
+"  -H  the MX host name for SNI and the certificate check (default mx1.d.test)\n"
+"  -c  CA bundle (default: the system store)\n"
+"  -8  8-bit body (BODY=8BITMIME), -u SMTPUTF8, -s declared size\n"
+"  -P  never pipeline; -R reconnect in plaintext when the outcome asks for it\n"
+"  -k  messages per connection; -C connections one after another (resumption)\n"
+"  -t  every timeout in ms\n";
+
+struct drive {
+	struct event_base	*base;
+	struct tls_client	*tls;
+	struct smtpc_params	 params;
+	struct netaddr_endpoint	 ep;
+	const char		*mx;
+	enum smtpc_tls_mode	 mode;
+	struct smtpc_message	 msg;
+	const char		*rcpts[64];
+	int			 retry;
+	int			 nconn, conns;	/* started, wanted */
+	int			 nmsg, msgs;	/* sent on this connection, wanted */
+	int			 msgno;
+};
+
+static void	drive_on_ready(struct smtpc_session *, const struct smtpc_outcome *, void *);
+
+static void
+start(struct drive *d, enum smtpc_tls_mode mode)
+{
+	d->nconn++;
+	d->nmsg = 0;
+	smtpc_connect(d->base, d->tls, &d->params, (struct sockaddr *)&d->ep.ss, d->ep.len,
+	    d->mx, mode, drive_on_ready, d);
+}
+
+static void
+print_status(const char *prefix, const struct smtpc_status *st)
+{
+	printf("%s kind=%s code=%d enhanced=%s local=%s text=\"%s\"\n", prefix,
+	    smtpc_kind_name(st->kind), st->code, st->enhanced[0] ? st->enhanced : "-",
+	    st->local ? "yes" : "no", st->text);
+}
+
+static void
+next(struct drive *d)
+{
+	if (d->nconn < d->conns)
+		start(d, d->mode);
+}
+
+static void
+drive_on_sent(struct smtpc_session *s, const struct smtpc_result *res, void *arg)
+{
+	struct drive	*d = arg;
+	char		 prefix[400];
+	size_t		 i;
+
+	d->nmsg++;
+	d->msgno++;
+	snprintf(prefix, sizeof(prefix), "msg=%d conn=%d delivered=%zu data_sent=%s repairs=%llu "
+	    "mail=%s", d->msgno, d->nconn, res->ndelivered, res->data_sent ? "yes" : "no",
+	    (unsigned long long)res->repairs, smtpc_kind_name(res->mail.kind));
+	print_status(prefix, &res->mail);
+	for (i = 0; i < res->nrcpts; i++) {
+		snprintf(prefix, sizeof(prefix), "rcpt=%s msg=%d accepted=%s", res->rcpts[i].rcpt,
+		    d->msgno, res->rcpts[i].accepted ? "yes" : "no");
+		print_status(prefix, &res->rcpts[i].status);
+	}
+	fflush(stdout);
+	if (d->nmsg < d->msgs && smtpc_usable(s)) {
+		if (smtpc_send(s, &d->msg, drive_on_sent, d) == -1)
+			printf("error=send-refused\n");
+		return;
+	}
+	if (!smtpc_usable(s))
+		printf("conn=%d closed status=\"%s %s\"\n", d->nconn,
+		    smtpc_outcome(s)->status.enhanced, smtpc_outcome(s)->status.text);
+	smtpc_quit(s);
+	next(d);
+}
+
+static void
+drive_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg)
+{
+	struct drive	*d = arg;
+	char		 caps[160], prefix[1200];
+
+	smtpc_caps_format(&o->caps, caps, sizeof(caps));
+	snprintf(prefix, sizeof(prefix), "conn=%d relay=%s mode=%s esmtp=%s starttls_offered=%s "
+	    "tls=%s cipher=%s verified=%s resumed=%s tls_result=%s tls_detail=\"%s\" "
+	    "retry_plaintext=%s caps=\"%s\" status=%s", d->nconn, o->relay,
+	    smtpc_mode_name(o->mode), o->esmtp ? "yes" : "no",
+	    o->starttls_offered ? "yes" : "no", o->tls ? o->tls_version : "none",
+	    o->tls ? o->tls_cipher : "-", o->verified ? "yes" : "no",
+	    o->resumed ? "yes" : "no",
+	    o->tls_result == TLS_CLIENT_OK ? "none" : tls_client_result_name(o->tls_result),
+	    o->tls_detail, o->retry_plaintext ? "yes" : "no", caps, smtpc_kind_name(o->status.kind));
+	print_status(prefix, &o->status);
+	fflush(stdout);
+	if (o->status.kind != SMTPC_OK) {
+		int retry = o->retry_plaintext && d->retry && o->mode != SMTPC_TLS_PLAINTEXT;
+
+		smtpc_free(s);
+		if (retry) {
+			printf("retry=plaintext conn=%d\n", d->nconn + 1);
+			d->conns++;
+			start(d, SMTPC_TLS_PLAINTEXT);
+		} else
+			next(d);
+		return;
+	}
+	if (d->msgs == 0) {
+		smtpc_quit(s);
+		next(d);
+		return;
+	}
+	if (smtpc_send(s, &d->msg, drive_on_sent, d) == -1)
+		printf("error=send-refused\n");
+}
+
+static int
+parse_mode(const char *s, enum smtpc_tls_mode *m)
+{
+	static const enum smtpc_tls_mode all[] = { SMTPC_TLS_PLAINTEXT,
+	    SMTPC_TLS_OPPORTUNISTIC, SMTPC_TLS_TESTING, SMTPC_TLS_VERIFY };
+	size_t i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(s, smtpc_mode_name(all[i])) == 0) {
+			*m = all[i];
+			return 0;
+		}
+	return -1;
+}
+
+static int
+read_body(const char *path, struct evbuffer *b)
+{
+	FILE	*f;
+	char	 buf[8192];
+	size_t	 n;
+
+	if (path == NULL)
+		return evbuffer_add_printf(b, "Received: from lab by smtpc-drive\r\n"
+		    "Subject: smtpc-drive\r\n\r\nhello\r\n") < 0 ? -1 : 0;
+	if ((f = fopen(path, "rb")) == NULL)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (evbuffer_add(b, buf, n) != 0)
+			break;
+	fclose(f);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct drive	 d;
+	const char	*ca = NULL, *bodyfile = NULL;
+	char		 err[256];
+	uint64_t	 v;
+	size_t		 nrcpt = 0, i;
+	int		 ch, verbose = 0;
+
+	memset(&d, 0, sizeof(d));
+	smtpc_params_default(&d.params);
+	d.params.helo_name = "relay.lab.test";
+	d.mx = "mx1.d.test";
+	d.mode = SMTPC_TLS_VERIFY;
+	d.msg.sender = "sender@e.test";
+	d.msgs = 1;
+	d.conns = 1;
+	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:m:n:PRr:s:t:uv")) != -1) {
+		switch (ch) {
+		case '8': d.msg.flags |= SMTPC_MSG_8BIT; break;
+		case 'b': bodyfile = optarg; break;
+		case 'C': d.conns = atoi(optarg); break;
+		case 'c': ca = optarg; break;
+		case 'f': d.msg.sender = optarg; break;
+		case 'H': d.mx = optarg; break;
+		case 'k': d.msgs = atoi(optarg); break;
+		case 'm':
+			if (parse_mode(optarg, &d.mode) == -1) {
+				fprintf(stderr, "%s", usage_text);
+				return 64;
+			}
+			break;
+		case 'n': d.params.helo_name = optarg; break;
+		case 'P': d.params.no_pipelining = 1; break;
+		case 'R': d.retry = 1; break;
+		case 'r':
+			if (nrcpt < sizeof(d.rcpts) / sizeof(d.rcpts[0]))
+				d.rcpts[nrcpt++] = optarg;
+			break;
+		case 's':
+			if (strutil_parse_uint(optarg, &v) == -1)
+				return 64;
+			d.msg.size = v;
+			break;
+		case 't':
+			for (i = 0; i < SMTPC_TO_COUNT; i++)
+				d.params.timeout_ms[i] = (uint32_t)atoi(optarg);
+			break;
+		case 'u': d.msg.flags |= SMTPC_MSG_SMTPUTF8; break;
+		case 'v': verbose = 1; break;
+		case 'h':
+			printf("%s", usage_text);
+			return 0;
+		default:
+			fprintf(stderr, "%s", usage_text);
+			return 64;
+		}
+	}
+	if (argc - optind != 1 || netaddr_endpoint_parse(argv[optind], 25, &d.ep) == -1) {
+		fprintf(stderr, "%s", usage_text);
+		return 64;
+	}
+	log_init("smtpc-drive", LOG_DEST_STDERR, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (nrcpt == 0)
+		d.rcpts[nrcpt++] = "ok@d.test";
+	d.msg.rcpts = d.rcpts;
+	d.msg.nrcpts = nrcpt;
+	if ((d.msg.body = evbuffer_new()) == NULL || read_body(bodyfile, d.msg.body) == -1) {
+		fprintf(stderr, "smtpc-drive: cannot read %s: %s\n", bodyfile, strerror(errno));
+		return 66;
+	}
+	if ((d.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	if ((d.tls = tls_client_new(ca, 64, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "smtpc-drive: %s\n", err);
+		return 78;
+	}
+	start(&d, d.mode);
+	if (event_base_dispatch(d.base) == -1)
+		fatalx("event_base_dispatch");
+	printf("done connections=%d messages=%d cached_sessions=%zu\n", d.nconn, d.msgno,
+	    tls_client_cache_size(d.tls));
+	tls_client_free(d.tls);
+	evbuffer_free(d.msg.body);
+	event_base_free(d.base);
+	return 0;
+}
