@@ -209,5 +209,5 @@ lab_send() {
 
 # lab_queue: the relay's queue as JSON on stdout.
 lab_queue() {
-	"$top_builddir/stsrelayctl" -s "$LAB_DIR/relay.sock" queue list --json
+	"$top_builddir/stsrelayctl" -s "$LAB_DIR/relay.sock" --json queue list
 }
