@@ -52,6 +52,9 @@ struct config {
 	uint64_t		 policy_port;		/* 443 */
 	uint64_t		 policy_fetch_timeout;	/* seconds, default 60, max 60 (S10) */
 	uint64_t		 policy_recheck_interval; /* TXT id re-check of cached policy, 1h */
+	uint64_t		 delivery_concurrency;	/* recipient groups in delivery, 100; 0 = off */
+	uint64_t		 delivery_concurrency_per_domain; /* ... per domain, 10 */
+	uint64_t		 delivery_idle_timeout;	/* seconds an idle connection is kept, 5 */
 	uint64_t		 queue_lifetime;	/* seconds, default 5d */
 	uint64_t		 retry_schedule[CONFIG_MAX_RETRY]; /* seconds; last repeats */
 	size_t			 nretry_schedule;	/* default 5m 10m 20m 40m 1h 2h 4h */

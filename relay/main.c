@@ -21,19 +21,23 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "policy/policy.h"
 #include "queue/queue.h"
 #include "relay/config.h"
 #include "relay/control.h"
 #include "relay/control_queue.h"
 #include "relay/control_status.h"
+#include "relay/delivery.h"
 #include "relay/smtp_server.h"
+#include "relay/tls_client.h"
 
 #define MAX_OVERRIDES	64
+#define TLS_CACHE_HOSTS	1024	/* MX hosts whose TLS sessions are kept for resumption */
 /*
  * What this build does, for scripts and the lab's scenarios (stsrelayd -V):
  * a scenario that needs outbound delivery skips until "delivery" is listed.
  */
-#define RELAY_FEATURES	" accept spool control starttls auth"
+#define RELAY_FEATURES	" accept spool control starttls auth delivery"
 
 struct relay {
 	struct config		 cfg;
@@ -41,6 +45,9 @@ struct relay {
 	struct smtp_server	*smtp;
 	struct queue		*queue;
 	struct control		*control;
+	struct policy		*policy;
+	struct tls_client	*tls;
+	struct delivery		*delivery;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	int			 stopping;
 };
@@ -198,6 +205,46 @@ relay_sessions(void *arg, uint64_t *now, uint64_t *total)
 	*total = st.sessions_total;
 }
 
+/* The policy engine, the outbound TLS context and the orchestrator. */
+static int
+relay_start_delivery(struct relay *r)
+{
+	const struct config	*c = &r->cfg;
+	struct policy_params	 pp;
+	struct delivery_params	 dp;
+	char			 err[512];
+
+	memset(&pp, 0, sizeof(pp));
+	pp.cainfo = c->ca_bundle;
+	pp.dns = c->dns_servers;
+	pp.ndns = c->ndns_servers;
+	pp.policy_port = (unsigned)c->policy_port;
+	pp.fetch_timeout_s = (unsigned)c->policy_fetch_timeout;
+	pp.recheck_interval_s = (unsigned)c->policy_recheck_interval;
+	if ((r->policy = policy_new(r->base, queue_dbenv(r->queue), &pp)) == NULL) {
+		log_warnx("cannot start the MTA-STS policy engine");
+		return -1;
+	}
+	r->tls = tls_client_new(c->ca_bundle != NULL && c->ca_bundle[0] != '\0' ?
+	    c->ca_bundle : NULL, TLS_CACHE_HOSTS, err, sizeof(err));
+	if (r->tls == NULL) {
+		log_warnx("outbound TLS: %s", err);
+		return -1;
+	}
+	if (c->delivery_concurrency == 0) {
+		log_info("delivery is off (delivery_concurrency = 0): mail stays queued");
+		return 0;
+	}
+	memset(&dp, 0, sizeof(dp));
+	dp.helo_name = c->hostname;
+	dp.port = (unsigned)c->delivery_port;
+	dp.concurrency = (size_t)c->delivery_concurrency;
+	dp.per_domain = (size_t)c->delivery_concurrency_per_domain;
+	dp.idle_ms = (unsigned)(c->delivery_idle_timeout * 1000);
+	r->delivery = delivery_new(r->base, r->queue, r->policy, r->tls, &dp);
+	return 0;
+}
+
 static int
 relay_start(struct relay *r)
 {
@@ -220,6 +267,8 @@ relay_start(struct relay *r)
 		return -1;
 	}
 	queue_set_batch_max(r->queue, (size_t)r->cfg.spool_commit_batch);
+	if (r->cfg.hostname != NULL && r->cfg.hostname[0] != '\0')
+		queue_set_hostname(r->queue, r->cfg.hostname);
 	if ((r->control = control_new(r->base, r->cfg.control_socket, err, sizeof(err))) == NULL) {
 		log_warnx("control socket %s: %s", r->cfg.control_socket, err);
 		return -1;
@@ -227,7 +276,7 @@ relay_start(struct relay *r)
 	control_queue_register(r->control, r->queue);
 	control_status_register(r->control, &r->cfg, r->queue, relay_sessions, r);
 	smtp_server_start(r->smtp, r->queue);
-	return 0;
+	return relay_start_delivery(r);
 }
 
 static void
@@ -250,6 +299,13 @@ relay_free(struct relay *r)
 		smtp_server_free(r->smtp);
 	if (r->control != NULL)
 		control_free(r->control);
+	/* messages in delivery go back to the queue; policy.db closes before the spool */
+	if (r->delivery != NULL)
+		delivery_free(r->delivery);
+	if (r->policy != NULL)
+		policy_free(r->policy);
+	if (r->tls != NULL)
+		tls_client_free(r->tls);
 	if (r->queue != NULL)
 		queue_close(r->queue);
 	if (r->ev_term != NULL)
