@@ -25,6 +25,7 @@
 #include "queue/queue.h"
 #include "relay/config.h"
 #include "relay/control.h"
+#include "relay/control_delivery.h"
 #include "relay/control_queue.h"
 #include "relay/control_status.h"
 #include "relay/delivery.h"
@@ -245,6 +246,14 @@ relay_start_delivery(struct relay *r)
 	return 0;
 }
 
+static json_t *
+relay_delivery_status(void *arg)
+{
+	struct relay *r = arg;
+
+	return control_delivery_json(r->delivery);
+}
+
 static int
 relay_start(struct relay *r)
 {
@@ -274,7 +283,8 @@ relay_start(struct relay *r)
 		return -1;
 	}
 	control_queue_register(r->control, r->queue);
-	control_status_register(r->control, &r->cfg, r->queue, relay_sessions, r);
+	control_status_register_ext(r->control, &r->cfg, r->queue, relay_sessions,
+	    relay_delivery_status, r);
 	smtp_server_start(r->smtp, r->queue);
 	return relay_start_delivery(r);
 }
