@@ -208,6 +208,15 @@ smtpc_defer(struct smtpc_session *s, unsigned what)
 static void
 close_conn(struct smtpc_session *s)
 {
+	SSL *ssl;
+
+	/* a clean close keeps the TLS session resumable (close_notify) */
+	if (s->bev != NULL && s->out.tls && s->state == SMTPC_S_QUIT &&
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL) {
+		if (SSL_shutdown(ssl) < 0)
+			log_debug("%s: TLS shutdown incomplete", s->out.relay);
+		ERR_clear_error();
+	}
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -321,8 +330,11 @@ no_starttls(struct smtpc_session *s, const char *why)
 	s->out.tls_result = TLS_CLIENT_STARTTLS_NOT_SUPPORTED;
 	strutil_lcpy(s->out.tls_detail, why, sizeof(s->out.tls_detail));
 	if (s->out.mode == SMTPC_TLS_VERIFY) {
-		smtpc_fail(s, SMTPC_TEMP, "4.7.4", "%s (%s)",
-		    tls_client_result_text(TLS_CLIENT_STARTTLS_NOT_SUPPORTED), why);
+		if (strcmp(why, tls_client_result_text(TLS_CLIENT_STARTTLS_NOT_SUPPORTED)) == 0)
+			smtpc_fail(s, SMTPC_TEMP, "4.7.4", "%s", why);
+		else
+			smtpc_fail(s, SMTPC_TEMP, "4.7.4", "%s (%s)",
+			    tls_client_result_text(TLS_CLIENT_STARTTLS_NOT_SUPPORTED), why);
 		return;
 	}
 	if (s->out.mode == SMTPC_TLS_TESTING)
@@ -335,11 +347,12 @@ no_starttls(struct smtpc_session *s, const char *why)
 static void
 decide_tls(struct smtpc_session *s)
 {
+	if (!s->out.tls)
+		s->out.starttls_offered = (s->out.caps.flags & SMTPC_CAP_STARTTLS) != 0;
 	if (s->out.tls || s->out.mode == SMTPC_TLS_PLAINTEXT) {
 		ready(s);
 		return;
 	}
-	s->out.starttls_offered = (s->out.caps.flags & SMTPC_CAP_STARTTLS) != 0;
 	if (!s->out.starttls_offered) {
 		no_starttls(s, s->out.esmtp ? "STARTTLS not offered" : "EHLO refused");
 		return;
@@ -475,6 +488,9 @@ session_reply(struct smtpc_session *s)
 		if (code / 100 == 2) {
 			s->out.esmtp = 1;
 			decide_tls(s);
+		} else if (code / 100 == 5 && s->out.mode == SMTPC_TLS_VERIFY && !s->out.tls) {
+			/* HELO cannot offer STARTTLS: no use asking */
+			no_starttls(s, "EHLO refused");
 		} else if (code / 100 == 5) {
 			s->out.esmtp = 0;
 			memset(&s->out.caps, 0, sizeof(s->out.caps));
@@ -612,6 +628,19 @@ on_timeout(struct smtpc_session *s)
 }
 
 static void
+local_address(struct smtpc_session *s)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &len) == -1) {
+		log_warn("%s: getsockname", s->out.relay);
+		return;
+	}
+	netaddr_format_host((struct sockaddr *)&ss, s->out.local_addr, sizeof(s->out.local_addr));
+}
+
+static void
 smtpc_on_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtpc_session	*s = arg;
@@ -620,7 +649,8 @@ smtpc_on_event(struct bufferevent *bev, short what, void *arg)
 	hold(s);
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->state == SMTPC_S_CONNECTING) {
-			log_debug("%s: connected", s->out.relay);
+			local_address(s);
+			log_debug("%s: connected from %s", s->out.relay, s->out.local_addr);
 			smtpc_transition(s, SMTPC_S_GREETING);
 		} else if (s->state == SMTPC_S_HANDSHAKE)
 			tls_done(s);
@@ -694,10 +724,13 @@ smtpc_connect(struct event_base *base, struct tls_client *tls, const struct smtp
 	s->on_ready = cb;
 	s->ready_arg = arg;
 	s->out.mode = mode;
+	/* the name for SNI and the certificate check has no final dot (S22) */
 	strutil_lcpy(s->out.mx_host, mx_host, sizeof(s->out.mx_host));
+	if ((i = strlen(s->out.mx_host)) > 1 && s->out.mx_host[i - 1] == '.')
+		s->out.mx_host[i - 1] = '\0';
 	netaddr_format(sa, s->out.addr, sizeof(s->out.addr));
 	netaddr_format_host(sa, host, sizeof(host));
-	snprintf(s->out.relay, sizeof(s->out.relay), "%s[%s]:%d", mx_host, host,
+	snprintf(s->out.relay, sizeof(s->out.relay), "%s[%s]:%d", s->out.mx_host, host,
 	    netaddr_port(sa));
 	if ((s->ev_defer = evtimer_new(base, smtpc_on_defer, s)) == NULL)
 		fatalx("smtpc_connect: evtimer_new failed");

@@ -79,6 +79,7 @@ struct smtpc_status {
 struct smtpc_outcome {
 	char			 mx_host[256];
 	char			 addr[64];	/* "127.0.0.2:25" */
+	char			 local_addr[64];	/* our end, "127.0.0.1" (RFC 8460 sending-mta-ip) */
 	char			 relay[330];	/* "mx1.d.test[127.0.0.2]:25" */
 	enum smtpc_tls_mode	 mode;
 	int			 esmtp;		/* EHLO accepted (else HELO) */

@@ -191,7 +191,10 @@ tls_client_ssl_new(struct tls_client *t, const char *host, int require_verify)
 		return NULL;
 	}
 	SSL_set_verify(ssl, require_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-	if ((e = cache_find(t, host)) != NULL && SSL_SESSION_is_resumable(e->sess) &&
+	if ((e = cache_find(t, host)) != NULL)
+		log_debug("tls: cached session for %s resumable=%d verified=%d", host,
+		    SSL_SESSION_is_resumable(e->sess), e->verified);
+	if (e != NULL && SSL_SESSION_is_resumable(e->sess) &&
 	    (e->verified || !require_verify)) {
 		if (SSL_set_session(ssl, e->sess) != 1) {
 			log_debug("tls: cannot offer the cached session for %s", host);

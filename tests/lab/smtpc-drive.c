@@ -24,14 +24,15 @@
 static const char usage_text[] =
 "usage: smtpc-drive [-v8uPR] [-m MODE] [-H MXHOST] [-c CAFILE] [-n HELO]\n"
 "           [-f FROM] [-r RCPT]... [-b BODYFILE] [-s SIZE] [-k MESSAGES]\n"
-"           [-C CONNECTIONS] [-t TIMEOUT_MS] ADDR:PORT\n"
+"           [-C CONNECTIONS] [-t TIMEOUT_MS] [-M SESSIONS] ADDR:PORT\n"
 "  -m  plaintext, opportunistic, testing or verify (default verify)\n"
 "  -H  the MX host name for SNI and the certificate check (default mx1.d.test)\n"
 "  -c  CA bundle (default: the system store)\n"
 "  -8  8-bit body (BODY=8BITMIME), -u SMTPUTF8, -s declared size\n"
 "  -P  never pipeline; -R reconnect in plaintext when the outcome asks for it\n"
 "  -k  messages per connection; -C connections one after another (resumption)\n"
-"  -t  every timeout in ms\n";
+"  -t  every timeout in ms\n"
+"  -M  open N sessions at once, hold them all ready, print the memory they take\n";
 
 struct drive {
 	struct event_base	*base;
@@ -42,13 +43,38 @@ struct drive {
 	enum smtpc_tls_mode	 mode;
 	struct smtpc_message	 msg;
 	const char		*rcpts[64];
+	size_t			 nrcpt;
+	const char		*ca, *bodyfile;
+	int			 verbose;
 	int			 retry;
 	int			 nconn, conns;	/* started, wanted */
 	int			 nmsg, msgs;	/* sent on this connection, wanted */
 	int			 msgno;
+	/* -M: sessions held open together to measure their memory */
+	struct smtpc_session	**held;
+	int			 nheld, nsettled, hold;
+	long			 rss_before;
 };
 
+/* VmRSS of this process in KiB, or -1 */
+static long
+rss_kb(void)
+{
+	FILE	*f;
+	char	 line[256];
+	long	 kb = -1;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static void	drive_on_ready(struct smtpc_session *, const struct smtpc_outcome *, void *);
+static void	hold_settled(struct drive *, struct smtpc_session *, const struct smtpc_outcome *);
 
 static void
 start(struct drive *d, enum smtpc_tls_mode mode)
@@ -67,6 +93,21 @@ print_status(const char *prefix, const struct smtpc_status *st)
 	    st->local ? "yes" : "no", st->text);
 }
 
+/* An address for one output line: control octets as \xNN. */
+static void
+printable(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 5 < len; in++) {
+		if ((unsigned char)*in < 0x20 || *in == 0x7f)
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", (unsigned char)*in);
+		else
+			out[o++] = *in;
+	}
+	out[o] = '\0';
+}
+
 static void
 next(struct drive *d)
 {
@@ -78,7 +119,7 @@ static void
 drive_on_sent(struct smtpc_session *s, const struct smtpc_result *res, void *arg)
 {
 	struct drive	*d = arg;
-	char		 prefix[400];
+	char		 prefix[400], addr[300];
 	size_t		 i;
 
 	d->nmsg++;
@@ -88,7 +129,8 @@ drive_on_sent(struct smtpc_session *s, const struct smtpc_result *res, void *arg
 	    (unsigned long long)res->repairs, smtpc_kind_name(res->mail.kind));
 	print_status(prefix, &res->mail);
 	for (i = 0; i < res->nrcpts; i++) {
-		snprintf(prefix, sizeof(prefix), "rcpt=%s msg=%d accepted=%s", res->rcpts[i].rcpt,
+		printable(res->rcpts[i].rcpt, addr, sizeof(addr));
+		snprintf(prefix, sizeof(prefix), "rcpt=%s msg=%d accepted=%s", addr,
 		    d->msgno, res->rcpts[i].accepted ? "yes" : "no");
 		print_status(prefix, &res->rcpts[i].status);
 	}
@@ -112,17 +154,23 @@ drive_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg
 	char		 caps[160], prefix[1200];
 
 	smtpc_caps_format(&o->caps, caps, sizeof(caps));
-	snprintf(prefix, sizeof(prefix), "conn=%d relay=%s mode=%s esmtp=%s starttls_offered=%s "
+	snprintf(prefix, sizeof(prefix), "conn=%d relay=%s local=%s mode=%s esmtp=%s starttls_offered=%s "
 	    "tls=%s cipher=%s verified=%s resumed=%s tls_result=%s tls_detail=\"%s\" "
 	    "retry_plaintext=%s caps=\"%s\" status=%s", d->nconn, o->relay,
+	    o->local_addr[0] ? o->local_addr : "-",
 	    smtpc_mode_name(o->mode), o->esmtp ? "yes" : "no",
 	    o->starttls_offered ? "yes" : "no", o->tls ? o->tls_version : "none",
 	    o->tls ? o->tls_cipher : "-", o->verified ? "yes" : "no",
 	    o->resumed ? "yes" : "no",
 	    o->tls_result == TLS_CLIENT_OK ? "none" : tls_client_result_name(o->tls_result),
 	    o->tls_detail, o->retry_plaintext ? "yes" : "no", caps, smtpc_kind_name(o->status.kind));
-	print_status(prefix, &o->status);
+	if (!d->hold || o->status.kind != SMTPC_OK)
+		print_status(prefix, &o->status);
 	fflush(stdout);
+	if (d->hold) {
+		hold_settled(d, s, o);
+		return;
+	}
 	if (o->status.kind != SMTPC_OK) {
 		int retry = o->retry_plaintext && d->retry && o->mode != SMTPC_TLS_PLAINTEXT;
 
@@ -142,6 +190,29 @@ drive_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg
 	}
 	if (smtpc_send(s, &d->msg, drive_on_sent, d) == -1)
 		printf("error=send-refused\n");
+}
+
+/* -M: every session is ready (or failed): measure, then QUIT them all. */
+static void
+hold_settled(struct drive *d, struct smtpc_session *s, const struct smtpc_outcome *o)
+{
+	long	rss;
+	int	i;
+
+	if (o->status.kind == SMTPC_OK)
+		d->held[d->nheld++] = s;
+	else
+		smtpc_free(s);
+	if (++d->nsettled < d->hold)
+		return;
+	rss = rss_kb();
+	printf("memory sessions=%d ready=%d rss_before_kb=%ld rss_after_kb=%ld "
+	    "per_session_bytes=%ld\n", d->hold, d->nheld, d->rss_before, rss,
+	    d->nheld > 0 ? (rss - d->rss_before) * 1024 / d->nheld : 0);
+	fflush(stdout);
+	for (i = 0; i < d->nheld; i++)
+		smtpc_quit(d->held[i]);
+	d->nheld = 0;
 }
 
 static int
@@ -178,15 +249,70 @@ read_body(const char *path, struct evbuffer *b)
 	return 0;
 }
 
+/* Options into d; 0, or the exit status for bad usage. */
+static int
+parse_args(struct drive *d, int argc, char *argv[])
+{
+	uint64_t	v;
+	size_t		i;
+	int		ch;
+
+	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:M:m:n:PRr:s:t:uv")) != -1) {
+		switch (ch) {
+		case '8': d->msg.flags |= SMTPC_MSG_8BIT; break;
+		case 'b': d->bodyfile = optarg; break;
+		case 'C': d->conns = atoi(optarg); break;
+		case 'c': d->ca = optarg; break;
+		case 'f': d->msg.sender = optarg; break;
+		case 'H': d->mx = optarg; break;
+		case 'k': d->msgs = atoi(optarg); break;
+		case 'M': d->hold = atoi(optarg); break;
+		case 'm':
+			if (parse_mode(optarg, &d->mode) == -1) {
+				fprintf(stderr, "%s", usage_text);
+				return 64;
+			}
+			break;
+		case 'n': d->params.helo_name = optarg; break;
+		case 'P': d->params.no_pipelining = 1; break;
+		case 'R': d->retry = 1; break;
+		case 'r':
+			if (d->nrcpt < sizeof(d->rcpts) / sizeof(d->rcpts[0]))
+				d->rcpts[d->nrcpt++] = optarg;
+			break;
+		case 's':
+			if (strutil_parse_uint(optarg, &v) == -1)
+				return 64;
+			d->msg.size = v;
+			break;
+		case 't':
+			for (i = 0; i < SMTPC_TO_COUNT; i++)
+				d->params.timeout_ms[i] = (uint32_t)atoi(optarg);
+			break;
+		case 'u': d->msg.flags |= SMTPC_MSG_SMTPUTF8; break;
+		case 'v': d->verbose = 1; break;
+		case 'h':
+			printf("%s", usage_text);
+			exit(0);
+		default:
+			fprintf(stderr, "%s", usage_text);
+			return 64;
+		}
+	}
+	if (argc - optind != 1 || netaddr_endpoint_parse(argv[optind], 25, &d->ep) == -1) {
+		fprintf(stderr, "%s", usage_text);
+		return 64;
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct drive	 d;
-	const char	*ca = NULL, *bodyfile = NULL;
 	char		 err[256];
-	uint64_t	 v;
-	size_t		 nrcpt = 0, i;
-	int		 ch, verbose = 0;
+	size_t		 i;
+	int		 ch;
 
 	memset(&d, 0, sizeof(d));
 	smtpc_params_default(&d.params);
@@ -196,72 +322,39 @@ main(int argc, char *argv[])
 	d.msg.sender = "sender@e.test";
 	d.msgs = 1;
 	d.conns = 1;
-	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:m:n:PRr:s:t:uv")) != -1) {
-		switch (ch) {
-		case '8': d.msg.flags |= SMTPC_MSG_8BIT; break;
-		case 'b': bodyfile = optarg; break;
-		case 'C': d.conns = atoi(optarg); break;
-		case 'c': ca = optarg; break;
-		case 'f': d.msg.sender = optarg; break;
-		case 'H': d.mx = optarg; break;
-		case 'k': d.msgs = atoi(optarg); break;
-		case 'm':
-			if (parse_mode(optarg, &d.mode) == -1) {
-				fprintf(stderr, "%s", usage_text);
-				return 64;
-			}
-			break;
-		case 'n': d.params.helo_name = optarg; break;
-		case 'P': d.params.no_pipelining = 1; break;
-		case 'R': d.retry = 1; break;
-		case 'r':
-			if (nrcpt < sizeof(d.rcpts) / sizeof(d.rcpts[0]))
-				d.rcpts[nrcpt++] = optarg;
-			break;
-		case 's':
-			if (strutil_parse_uint(optarg, &v) == -1)
-				return 64;
-			d.msg.size = v;
-			break;
-		case 't':
-			for (i = 0; i < SMTPC_TO_COUNT; i++)
-				d.params.timeout_ms[i] = (uint32_t)atoi(optarg);
-			break;
-		case 'u': d.msg.flags |= SMTPC_MSG_SMTPUTF8; break;
-		case 'v': verbose = 1; break;
-		case 'h':
-			printf("%s", usage_text);
-			return 0;
-		default:
-			fprintf(stderr, "%s", usage_text);
-			return 64;
-		}
-	}
-	if (argc - optind != 1 || netaddr_endpoint_parse(argv[optind], 25, &d.ep) == -1) {
-		fprintf(stderr, "%s", usage_text);
-		return 64;
-	}
-	log_init("smtpc-drive", LOG_DEST_STDERR, verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	if (nrcpt == 0)
-		d.rcpts[nrcpt++] = "ok@d.test";
+	if ((ch = parse_args(&d, argc, argv)) != 0)
+		return ch;
+	log_init("smtpc-drive", LOG_DEST_STDERR, d.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (d.nrcpt == 0)
+		d.rcpts[d.nrcpt++] = "ok@d.test";
 	d.msg.rcpts = d.rcpts;
-	d.msg.nrcpts = nrcpt;
-	if ((d.msg.body = evbuffer_new()) == NULL || read_body(bodyfile, d.msg.body) == -1) {
-		fprintf(stderr, "smtpc-drive: cannot read %s: %s\n", bodyfile, strerror(errno));
+	d.msg.nrcpts = d.nrcpt;
+	if ((d.msg.body = evbuffer_new()) == NULL || read_body(d.bodyfile, d.msg.body) == -1) {
+		fprintf(stderr, "smtpc-drive: cannot read %s: %s\n", d.bodyfile, strerror(errno));
 		return 66;
 	}
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((d.tls = tls_client_new(ca, 64, err, sizeof(err))) == NULL) {
+	if ((d.tls = tls_client_new(d.ca, 64, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "smtpc-drive: %s\n", err);
 		return 78;
 	}
-	start(&d, d.mode);
+	if (d.hold > 0) {
+		d.held = calloc((size_t)d.hold, sizeof(*d.held));
+		if (d.held == NULL)
+			fatal("calloc");
+		d.rss_before = rss_kb();
+		d.conns = d.hold;
+		for (i = 0; i < (size_t)d.hold; i++)
+			start(&d, d.mode);
+	} else
+		start(&d, d.mode);
 	if (event_base_dispatch(d.base) == -1)
 		fatalx("event_base_dispatch");
 	printf("done connections=%d messages=%d cached_sessions=%zu\n", d.nconn, d.msgno,
 	    tls_client_cache_size(d.tls));
 	tls_client_free(d.tls);
+	free(d.held);
 	evbuffer_free(d.msg.body);
 	event_base_free(d.base);
 	return 0;
