@@ -242,7 +242,7 @@ text_part(struct dbuf *b, const struct dsn_msg *m, const char *host)
 	for (i = 0; i < m->nrcpts && i < DSN_RCPTS_MAX; i++) {
 		addr = clean(m->rcpts[i].addr, ADDR_MAX, 1);
 		why = clean(m->rcpts[i].reason, DSN_TEXT_MAX, 0);
-		xasprintf(&head, "<%s>:", addr);
+		xasprintf(&head, "<%s>: ", addr);
 		fold(b, head, "    ", *why != '\0' ? why : "failed");
 		free(head);
 		free(addr);

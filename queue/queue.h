@@ -253,6 +253,15 @@ struct queue_rcpt_result {
 enum queue_status queue_record_attempt(struct queue *, const char *id,
 		    const struct queue_rcpt_result *, size_t n, time_t now);
 
+/*
+ * 1 when m has outlived the lifetime at now: a recipient deferred by an
+ * attempt at now bounces (5.4.7). Such an attempt is the last one, so
+ * before it reports MTA-STS failures the orchestrator re-checks the TXT id
+ * (S21: never fail permanently on a policy that may have changed).
+ */
+int		 queue_expired(struct queue *, const struct queue_msg_info *m,
+		    time_t now);
+
 /* The relay's host name for DSNs (Reporting-MTA, From: MAILER-DAEMON@). */
 void		 queue_set_hostname(struct queue *, const char *);
 /* Seed of the retry jitter (tests); the queue seeds it randomly at open. */

@@ -355,6 +355,7 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 		m->held = 0;
 		m->next_attempt = sc->now;
 		r = queue_sched_put(q, txn, m->next_attempt, sc->id);
+		queue_ready_lower(q, m->next_attempt, sc->id);
 	}
 	if (r == 0)
 		r = queue_msg_put(q, txn, m);

@@ -209,6 +209,7 @@ dsn_store(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac,
 		r = body_put(q, txn, ac->dsn_id, text, len);
 	if (r == 0)
 		r = queue_sched_put(q, txn, ac->now, ac->dsn_id);
+	queue_ready_lower(q, ac->now, ac->dsn_id);
 	return r;
 }
 
@@ -297,8 +298,10 @@ finish(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac)
 	    q->nretry, most), QUEUE_RETRY_JITTER_PCT, ac->rnd, m->arrival,
 	    q->lifetime);
 	if (!m->held && (r = queue_sched_del(q, txn, m->next_attempt,
-	    ac->id)) == 0)
+	    ac->id)) == 0) {
 		r = queue_sched_put(q, txn, next, ac->id);
+		queue_ready_lower(q, next, ac->id);
+	}
 	m->next_attempt = next;
 	return r != 0 ? r : queue_msg_put(q, txn, m);
 }
@@ -377,7 +380,7 @@ queue_record_attempt(struct queue *q, const char *id,
 	ac.rnd = queue_retry_rand(&q->jitter_state);
 	queue_new_id(q, ac.dsn_id);
 	s = queue_txn_run(q, attempt_fn, &ac, DB_TXN_NOSYNC);
-	queue_claim_drop(q, id);
+	queue_claim_drop(q, id, s != QUEUE_OK);
 	if (s != QUEUE_OK) {
 		log_warnx("queue: id=%s results of a delivery attempt not "
 		    "recorded: %s", id, queue_strstatus(s));
@@ -394,6 +397,12 @@ queue_record_attempt(struct queue *q, const char *id,
 	}
 	attempt_reset(&ac);
 	return s;
+}
+
+int
+queue_expired(struct queue *q, const struct queue_msg_info *m, time_t now)
+{
+	return queue_retry_expired(m->arrival, now, q->lifetime);
 }
 
 void

@@ -14,6 +14,7 @@
 #include <db.h>
 
 #include "queue/queue.h"
+#include "queue/queue_record.h"
 
 #define QUEUE_TXN_RETRIES	20	/* deadlock retries of one transaction */
 
@@ -31,6 +32,12 @@ struct queue_req {
 	void			*arg;
 };
 TAILQ_HEAD(queue_reqs, queue_req);
+
+/* A message in delivery and the schedule time it was taken at. */
+struct queue_claim {
+	char			 id[QUEUE_ID_MAX];
+	time_t			 when;
+};
 
 struct queue {
 	struct event_base	*base;
@@ -81,9 +88,16 @@ struct queue {
 	void			(*ready_cb)(void *);
 	void			*ready_arg;
 	int			 ready_kicked;
-	char			(*claims)[QUEUE_ID_MAX];	/* sorted */
+	struct queue_claim	*claims;	/* sorted by id */
 	size_t			 nclaims;
 	size_t			 claims_cap;
+	/*
+	 * Every schedule entry not claimed sorts at or after this key (empty:
+	 * the start), so scans skip the claimed ones in front in one seek.
+	 * Whatever adds an entry lowers it (queue_ready_lower()).
+	 */
+	uint8_t			 wm[QUEUE_SCHEDKEY_MAX + 1];
+	size_t			 wmlen;
 	char			*hostname;	/* for DSNs */
 	uint64_t		 jitter_state;
 	struct queue_delivery_stats dstats;
@@ -123,8 +137,11 @@ int	queue_bodies_walk(struct queue *, DB_TXN *, const char *id,
 void	queue_ready_kick(struct queue *);
 /* A claim went back: run the callback after a pause (no spinning). */
 void	queue_ready_later(struct queue *);
+/* A schedule entry (when, id) was added: scans must start at or before it. */
+void	queue_ready_lower(struct queue *, time_t when, const char *id);
 int	queue_claimed(struct queue *, const char *id);
-void	queue_claim_drop(struct queue *, const char *id);
+/* End a claim; back: its schedule entry stays where it was. */
+void	queue_claim_drop(struct queue *, const char *id, int back);
 void	queue_ready_free(struct queue *);
 
 #endif

@@ -18,6 +18,11 @@
 #include "queue/queue_record.h"
 
 #define RELEASE_DELAY_MS	1000	/* a claim given back is due again */
+/*
+ * The longest timer: the schedule is in wall-clock seconds and the timer
+ * runs on the monotonic clock, so look again at least this often.
+ */
+#define READY_MAX_MS		60000
 
 /* The index of id in the sorted claims, or where it would go (*found 0). */
 static size_t
@@ -29,7 +34,7 @@ claim_pos(struct queue *q, const char *id, int *found)
 	*found = 0;
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if ((c = strcmp(q->claims[mid], id)) == 0) {
+		if ((c = strcmp(q->claims[mid].id, id)) == 0) {
 			*found = 1;
 			return mid;
 		}
@@ -52,7 +57,7 @@ queue_claimed(struct queue *q, const char *id)
 
 /* 0 when added, -1 when id was claimed already. */
 static int
-claim_add(struct queue *q, const char *id)
+claim_add(struct queue *q, const char *id, time_t when)
 {
 	size_t	i;
 	int	found;
@@ -67,13 +72,14 @@ claim_add(struct queue *q, const char *id)
 	}
 	memmove(q->claims + i + 1, q->claims + i,
 	    (q->nclaims - i) * sizeof(*q->claims));
-	strutil_lcpy(q->claims[i], id, sizeof(q->claims[i]));
+	strutil_lcpy(q->claims[i].id, id, sizeof(q->claims[i].id));
+	q->claims[i].when = when;
 	q->nclaims++;
 	return 0;
 }
 
 void
-queue_claim_drop(struct queue *q, const char *id)
+queue_claim_drop(struct queue *q, const char *id, int back)
 {
 	size_t	i;
 	int	found;
@@ -81,15 +87,69 @@ queue_claim_drop(struct queue *q, const char *id)
 	i = claim_pos(q, id, &found);
 	if (!found)
 		return;
+	/* Its entry stays, maybe in front of the mark: scan from there. */
+	if (back)
+		queue_ready_lower(q, q->claims[i].when, id);
 	memmove(q->claims + i, q->claims + i + 1,
 	    (q->nclaims - i - 1) * sizeof(*q->claims));
 	q->nclaims--;
+}
+
+static int
+key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	if (c != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+void
+queue_ready_lower(struct queue *q, time_t when, const char *id)
+{
+	uint8_t	k[QUEUE_SCHEDKEY_MAX];
+	size_t	n;
+
+	if (q->wmlen == 0)
+		return;		/* at the start already */
+	n = queue_record_schedkey(when, id, k);
+	if (key_cmp(k, n, q->wm, q->wmlen) < 0) {
+		memcpy(q->wm, k, n);
+		q->wmlen = n;
+	}
+}
+
+/* A new mark: key itself, or (past) the key right after it. */
+static void
+mark_set(uint8_t *mark, size_t *marklen, const DBT *key, int past)
+{
+	if (key->size > QUEUE_SCHEDKEY_MAX)
+		return;		/* malformed; leave the mark where it was */
+	memcpy(mark, key->data, key->size);
+	*marklen = key->size;
+	if (past)
+		mark[(*marklen)++] = '\0';
+}
+
+/* A cursor on the first schedule entry at or after the mark. */
+static int
+mark_seek(struct queue *q, DBC *c, DBT *key, DBT *data)
+{
+	if (q->wmlen == 0)
+		return c->get(c, key, data, DB_FIRST);
+	key->data = xreallocarray(key->data, q->wmlen, 1);
+	memcpy(key->data, q->wm, q->wmlen);
+	key->size = q->wmlen;
+	return c->get(c, key, data, DB_SET_RANGE);
 }
 
 struct scan_ctx {
 	time_t	now;
 	int	due;		/* an unclaimed entry at or before now */
 	time_t	next;		/* the first entry after now, 0: none */
+	uint8_t	mark[QUEUE_SCHEDKEY_MAX + 1];
+	size_t	marklen;
 };
 
 /* Is anything unclaimed due, and when is the first entry after now? */
@@ -105,14 +165,15 @@ scan_fn(struct queue *q, DB_TXN *txn, void *arg)
 
 	sc->due = 0;
 	sc->next = 0;
+	memcpy(sc->mark, q->wm, q->wmlen);
+	sc->marklen = q->wmlen;
 	if ((r = q->sched->cursor(q->sched, txn, &c, DB_READ_COMMITTED)) != 0)
 		return r;
 	memset(&key, 0, sizeof(key));
 	memset(&data, 0, sizeof(data));
 	key.flags = DB_DBT_REALLOC;
 	data.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
-	/* Claimed entries are skipped: at most nclaims steps. */
-	for (r = c->get(c, &key, &data, DB_FIRST); r == 0;
+	for (r = mark_seek(q, c, &key, &data); r == 0;
 	    r = c->get(c, &key, &data, DB_NEXT)) {
 		if (queue_record_schedkey_parse(key.data, key.size, &when,
 		    id) == -1)
@@ -125,6 +186,8 @@ scan_fn(struct queue *q, DB_TXN *txn, void *arg)
 			sc->due = 1;
 			break;
 		}
+		/* Claimed, and everything before it too: move the mark. */
+		mark_set(sc->mark, &sc->marklen, &key, 1);
 	}
 	if (r == 0 && sc->due) {
 		/* Skip the rest of the due entries with one seek. */
@@ -165,6 +228,8 @@ ready_arm_at(struct queue *q, time_t when)
 	if (gettimeofday(&now, NULL) == -1)
 		fatal("ready_arm_at: gettimeofday");
 	ms = ((int64_t)when - now.tv_sec) * 1000 - now.tv_usec / 1000;
+	if (ms > READY_MAX_MS)
+		ms = READY_MAX_MS;
 	ready_arm_ms(q, ms > 0 ? (uint64_t)ms : 0);
 }
 
@@ -183,6 +248,8 @@ ready_on_timer(evutil_socket_t fd, short ev, void *arg)
 		ready_arm_ms(q, RELEASE_DELAY_MS);
 		return;
 	}
+	memcpy(q->wm, sc.mark, sc.marklen);
+	q->wmlen = sc.marklen;
 	q->ready_kicked = 0;
 	if (sc.due && q->ready_cb != NULL)
 		q->ready_cb(q->ready_arg);
@@ -221,37 +288,47 @@ queue_set_on_ready(struct queue *q, void (*cb)(void *), void *arg)
 struct take_ctx {
 	time_t	  now;
 	char	(*ids)[QUEUE_ID_MAX];
+	time_t	 *when;
 	size_t	  max;
 	size_t	  n;
+	uint8_t	  mark[QUEUE_SCHEDKEY_MAX + 1];
+	size_t	  marklen;
 };
 
+/*
+ * Every entry the scan passes is claimed already or returned now (and
+ * claimed after the transaction), so the mark moves to where it stops.
+ */
 static int
 take_fn(struct queue *q, DB_TXN *txn, void *arg)
 {
 	struct take_ctx	*tc = arg;
 	DBC		*c;
 	DBT		 key, data;
-	time_t		 when;
 	int		 r, r2;
 
 	tc->n = 0;
+	memcpy(tc->mark, q->wm, q->wmlen);
+	tc->marklen = q->wmlen;
 	if ((r = q->sched->cursor(q->sched, txn, &c, DB_READ_COMMITTED)) != 0)
 		return r;
 	memset(&key, 0, sizeof(key));
 	memset(&data, 0, sizeof(data));
 	key.flags = DB_DBT_REALLOC;
 	data.flags = DB_DBT_PARTIAL | DB_DBT_USERMEM;
-	for (r = c->get(c, &key, &data, DB_FIRST); r == 0 && tc->n < tc->max;
+	for (r = mark_seek(q, c, &key, &data); r == 0 && tc->n < tc->max;
 	    r = c->get(c, &key, &data, DB_NEXT)) {
-		if (queue_record_schedkey_parse(key.data, key.size, &when,
-		    tc->ids[tc->n]) == -1) {
+		if (queue_record_schedkey_parse(key.data, key.size,
+		    &tc->when[tc->n], tc->ids[tc->n]) == -1) {
 			log_warnx("queue: skipping a malformed schedule entry");
+			mark_set(tc->mark, &tc->marklen, &key, 1);
 			continue;
 		}
-		if (when > tc->now)
+		if (tc->when[tc->n] > tc->now)
 			break;
 		if (!queue_claimed(q, tc->ids[tc->n]))
 			tc->n++;
+		mark_set(tc->mark, &tc->marklen, &key, 1);
 	}
 	if (r == DB_NOTFOUND)
 		r = 0;
@@ -264,20 +341,31 @@ size_t
 queue_take_due(struct queue *q, time_t now, char (*ids)[QUEUE_ID_MAX],
     size_t max)
 {
-	struct take_ctx	tc = { now, ids, max, 0 };
+	struct take_ctx	tc;
 	size_t		i, n = 0;
 
-	if (max == 0 || queue_txn_run(q, take_fn, &tc, DB_TXN_NOSYNC) !=
-	    QUEUE_OK)
+	if (max == 0)
 		return 0;
+	memset(&tc, 0, sizeof(tc));
+	tc.now = now;
+	tc.ids = ids;
+	tc.max = max;
+	tc.when = xreallocarray(NULL, max, sizeof(*tc.when));
+	if (queue_txn_run(q, take_fn, &tc, DB_TXN_NOSYNC) != QUEUE_OK) {
+		free(tc.when);
+		return 0;
+	}
+	memcpy(q->wm, tc.mark, tc.marklen);
+	q->wmlen = tc.marklen;
 	/* Claim each; a second entry for the same id is dropped. */
 	for (i = 0; i < tc.n; i++) {
-		if (claim_add(q, ids[i]) == -1)
+		if (claim_add(q, ids[i], tc.when[i]) == -1)
 			continue;
 		if (n != i)
 			memcpy(ids[n], ids[i], sizeof(ids[n]));
 		n++;
 	}
+	free(tc.when);
 	return n;
 }
 
@@ -295,7 +383,7 @@ queue_release_claim(struct queue *q, const char *id)
 {
 	if (!queue_claimed(q, id))
 		return QUEUE_ENOENT;
-	queue_claim_drop(q, id);
+	queue_claim_drop(q, id, 1);
 	queue_ready_later(q);
 	return QUEUE_OK;
 }
@@ -310,4 +398,5 @@ queue_ready_free(struct queue *q)
 	free(q->claims);
 	q->claims = NULL;
 	q->nclaims = q->claims_cap = 0;
+	q->wmlen = 0;
 }

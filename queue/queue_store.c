@@ -445,8 +445,10 @@ store_on_done(evutil_socket_t fd, short ev, void *arg)
 		fatalx("store_on_done: mutex");
 	while ((req = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, req, entry);
-		if (req->status == QUEUE_OK)
+		if (req->status == QUEUE_OK) {
+			queue_ready_lower(q, req->when, req->id);
 			kick = 1;
+		}
 		req->cb(req->status, req->arg);
 		req_free(req);
 	}
