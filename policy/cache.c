@@ -19,7 +19,9 @@
 #define CACHE_VERSION	1
 
 struct cache {
+	DB_ENV	*env;
 	DB	*db;
+	int	 txn;		/* the environment is transactional */
 };
 
 /* --- encoding --- */
@@ -216,8 +218,11 @@ cache_open(DB_ENV *env)
 		free(c);
 		return NULL;
 	}
-	if (envflags & DB_INIT_TXN)
+	if (envflags & DB_INIT_TXN) {
 		flags |= DB_AUTO_COMMIT;
+		c->txn = 1;
+	}
+	c->env = env;
 	if ((rc = db_create(&c->db, env, 0)) != 0) {
 		log_warnx("cache: db_create: %s", db_strerror(rc));
 		free(c);
@@ -278,6 +283,33 @@ cache_get(struct cache *c, const char *domain, struct cache_entry *e)
 	return 0;
 }
 
+/*
+ * A put (v) or delete (v NULL) in its own transaction that commits without
+ * waiting for the disk: the cache can always be fetched again, and these
+ * calls run on the event loop, which must not wait for an fsync.
+ */
+static int
+write_op(struct cache *c, DBT *k, DBT *v)
+{
+	DB_TXN	*txn = NULL;
+	int	 rc, rc2;
+
+	if (c->txn && (rc = c->env->txn_begin(c->env, NULL, &txn,
+	    DB_TXN_NOSYNC)) != 0)
+		return rc;
+	rc = v != NULL ? c->db->put(c->db, txn, k, v, 0) :
+	    c->db->del(c->db, txn, k, 0);
+	if (txn == NULL)
+		return rc;
+	if (rc != 0 && rc != DB_NOTFOUND) {
+		(void)txn->abort(txn);
+		return rc;
+	}
+	if ((rc2 = txn->commit(txn, 0)) != 0)
+		return rc2;
+	return rc;
+}
+
 int
 cache_put(struct cache *c, const char *domain, const struct cache_entry *e)
 {
@@ -294,7 +326,7 @@ cache_put(struct cache *c, const char *domain, const struct cache_entry *e)
 	memset(&v, 0, sizeof(v));
 	v.data = buf;
 	v.size = (uint32_t)len;
-	rc = c->db->put(c->db, NULL, &k, &v, 0);
+	rc = write_op(c, &k, &v);
 	free(buf);
 	if (rc != 0) {
 		log_warnx("cache: put %s: %s", domain, db_strerror(rc));
@@ -310,7 +342,7 @@ cache_delete(struct cache *c, const char *domain)
 	int	rc;
 
 	key_dbt(&k, domain);
-	if ((rc = c->db->del(c->db, NULL, &k, 0)) == DB_NOTFOUND)
+	if ((rc = write_op(c, &k, NULL)) == DB_NOTFOUND)
 		return 1;
 	if (rc != 0) {
 		log_warnx("cache: delete %s: %s", domain, db_strerror(rc));

@@ -9,7 +9,9 @@
  * not fetched again for backoff_s (S11); with an unexpired cached policy we
  * apply it (S13), without one we deliver as if there were no policy (S12).
  * A TXT lookup that fails temporarily with nothing cached defers (Ours) for
- * up to tempfail_bound_s per domain, then counts as no policy. A missing TXT
+ * up to tempfail_bound_s per domain, then counts as no policy; a DNS answer
+ * that cannot be read or breaks our bounds counts as such a failure too, so
+ * injected garbage cannot switch a domain to "no policy" at once. A missing TXT
  * record never deletes a cached policy (S4). Concurrent lookups of one
  * domain wait on the first one (one TXT query, one fetch). Every
  * recheck_interval_s the TXT id of each cached policy is checked again

@@ -63,7 +63,12 @@ struct policy_params {
 	void				*clock_arg;
 };
 
-/* NULL on failure (logged). env: an open environment (policy.db goes there). */
+/*
+ * NULL on failure (logged). env: an open environment (policy.db goes there).
+ * The daemon fills the parameters from its configuration: ca_bundle,
+ * dns_servers, policy_port, policy_fetch_timeout, policy_recheck_interval.
+ * Lookups run on base; BDB calls on policy.db are short and run there too.
+ */
 struct policy *policy_new(struct event_base *, DB_ENV *, const struct policy_params *);
 /* Pending lookups are dropped without their callbacks. */
 void	policy_free(struct policy *);

@@ -128,6 +128,10 @@ parse_mx(struct rquery *q, const unsigned char *abuf, int alen)
 	}
 	for (m = list; m != NULL; m = m->next)
 		n++;
+	if (n == 0) {		/* an answer with records of other types only */
+		set_status(q, RESOLVER_NODATA, "no MX record in the answer");
+		goto out;
+	}
 	if (n > RESOLVER_MAX_RECORDS) {
 		set_status(q, RESOLVER_MALFORMED, "too many MX records");
 		goto out;

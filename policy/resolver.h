@@ -46,7 +46,12 @@ struct resolver_mx {
 struct resolver_mx_result {
 	enum resolver_status	 status;
 	const char		*error;		/* detail when not OK */
-	int			 null_mx;	/* RFC 7505 "MX 0 ." (S23) */
+	/*
+	 * S23, RFC 7505: a record whose host is the root ("MX 0 ."). The
+	 * domain takes no mail; nmx is then 0 even if other records came
+	 * with it (RFC 7505 3 forbids them).
+	 */
+	int			 null_mx;
 	const struct resolver_mx *mx;		/* sorted by preference, stable */
 	size_t			 nmx;
 };

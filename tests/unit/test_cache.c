@@ -170,6 +170,33 @@ test_db(void)
 	cache_entry_free(&e);
 }
 
+/* An environment without transactions (a tool's private copy) works too. */
+static void
+test_plain_env(void)
+{
+	struct cache_entry	 e, got;
+	struct cache		*c;
+	DB_ENV			*env;
+	char			 sub[160], cmd[200];
+
+	snprintf(sub, sizeof(sub), "%s/plain", dir);
+	snprintf(cmd, sizeof(cmd), "mkdir %s", sub);
+	if (system(cmd) != 0 || db_env_create(&env, 0) != 0 ||
+	    env->open(env, sub, DB_CREATE | DB_INIT_MPOOL, 0600) != 0 ||
+	    (c = cache_open(env)) == NULL) {
+		ok(0, "non-transactional environment");
+		return;
+	}
+	make_entry(&e, "p1", 5);
+	ok(cache_put(c, "p.test", &e) == 0 && cache_get(c, "p.test", &got) == 0 &&
+	    strcmp(got.id, "p1") == 0, "non-transactional environment: put and get");
+	cache_entry_free(&got);
+	is_int(cache_delete(c, "p.test"), 0, "non-transactional environment: delete");
+	cache_close(c);
+	env->close(env, 0);
+	cache_entry_free(&e);
+}
+
 int
 main(void)
 {
@@ -183,6 +210,7 @@ main(void)
 	test_codec();
 	test_fresh();
 	test_db();
+	test_plain_env();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		diag("could not remove %s", dir);
