@@ -633,6 +633,9 @@ sink_tls_established(struct sink_session *s)
 	sink_log(s, "tls established version=%s cipher=%s sni=%s", s->tls_version,
 	    s->cipher, s->sni[0] != '\0' ? s->sni : "-");
 	sink_set_state(s, SINK_S_INIT);
+	/* the client's EHLO may have come with its Finished: read it now */
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		sink_on_read(s->bev, s);
 }
 
 static void
