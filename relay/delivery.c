@@ -424,6 +424,7 @@ delivery_new(struct event_base *base, struct queue *q, struct policy *pol,
 	TAILQ_INIT(&d->msgs);
 	TAILQ_INIT(&d->domains);
 	TAILQ_INIT(&d->idle);
+	TAILQ_INIT(&d->dns);
 	if ((d->ev_pump = event_new(base, -1, 0, dlv_on_pump, d)) == NULL)
 		fatalx("delivery_new: event_new failed");
 	queue_set_on_ready(q, dlv_on_ready, d);
@@ -450,6 +451,7 @@ delivery_free(struct delivery *d)
 		free(dom);
 	}
 	dlv_attempt_free_idle(d);
+	dlv_route_free_dns(d);
 	event_free(d->ev_pump);
 	free(d);
 }

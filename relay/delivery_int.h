@@ -22,6 +22,8 @@
 
 #define DLV_MAX_ADDRS	8	/* addresses tried per MX host */
 #define DLV_INTAKE	20	/* messages held in memory per unit of concurrency */
+#define DLV_DNS_MS	10000	/* MX and address answers reused this long */
+#define DLV_DNS_MAX	1024	/* answers kept */
 
 enum dlv_gstate {
 	DLV_G_WAIT = 0,		/* queued behind the domain's or the global limit */
@@ -90,6 +92,20 @@ struct dlv_domain {
 	size_t			 active, nwaiting;
 };
 
+/* A DNS answer kept for DLV_DNS_MS: an MX set (under a policy id) or addresses. */
+struct dlv_dns {
+	TAILQ_ENTRY(dlv_dns)	 entry;
+	char			 name[DLV_DOMAIN_MAX];
+	int			 is_mx;
+	char			 id[64];		/* policy id of an MX answer */
+	uint64_t		 expires_ms;
+	enum resolver_status	 status;	/* OK or NODATA */
+	struct resolver_mx	 mx[DLV_MAX_CANDS];
+	size_t			 nmx;
+	struct dlv_addr		 addrs[DLV_MAX_ADDRS];
+	size_t			 naddrs;
+};
+
 struct dlv_idle {
 	TAILQ_ENTRY(dlv_idle)	 entry;
 	struct delivery		*d;
@@ -112,6 +128,8 @@ struct delivery {
 	TAILQ_HEAD(, dlv_msg)	 msgs;
 	TAILQ_HEAD(, dlv_domain) domains;
 	TAILQ_HEAD(dlv_idle_head, dlv_idle) idle;
+	TAILQ_HEAD(, dlv_dns)	 dns;
+	size_t			 ndns;
 	size_t			 nmsgs, active;
 	struct event		*ev_pump;
 	int			 stopping;
@@ -141,6 +159,7 @@ void		 dlv_route_next_host(struct dlv_group *);
  * for the policy again), then dlv_group_done().
  */
 void		 dlv_route_finish(struct dlv_group *);
+void		 dlv_route_free_dns(struct delivery *);
 
 /* delivery_attempt.c */
 void		 dlv_attempt_next(struct dlv_group *);
