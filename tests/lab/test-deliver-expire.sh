@@ -3,7 +3,9 @@
 # retry_schedule = 1s): a message that cannot be delivered under its
 # domain's enforce policy is retried, then bounced 5.4.7 with a DSN to the
 # sender (H11); a message from the null sender is dropped, never bounced.
-# Also: stsrelayctl status shows the delivery counters.
+# A tarpit MX (accepts TCP, never says a word) holds its domain's one
+# delivery slot (delivery_concurrency_per_domain = 1) without stalling the
+# other domains. Also: stsrelayctl status shows the delivery counters.
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/lab/lab.sh"
 lab_have_relay || skip_all "stsrelayd is not built"
@@ -23,6 +25,8 @@ cat >"$LAB_DIR/zone" <<EOF2
 mx.good.test A 127.0.0.10
 mx.plain.test A 127.0.0.11
 good.test MX 10 mx.good.test
+slow.test MX 10 mx.slow.test
+mx.slow.test A 127.0.0.40
 enf.test MX 10 mx.plain.test
 _mta-sts.enf.test TXT "v=STSv1; id=e1;"
 mta-sts.enf.test A 127.0.0.1
@@ -31,12 +35,26 @@ lab_dns "$LAB_DIR/zone" || bail "lab-dns did not start"
 printf 'version: STSv1\nmode: enforce\nmx: mx.plain.test\nmax_age: 86400\n' >"$LAB_DIR/enf.txt"
 printf 'cert %s %s\nhost mta-sts.enf.test\n  path /.well-known/mta-sts.txt\n  body-file %s\n' \
     "$P/valid.pem" "$P/valid.key" "$LAB_DIR/enf.txt" >"$LAB_DIR/https.conf"
+# the tarpit: a TLS server that never starts TLS, on the MX port of 127.0.0.40
+printf 'listen 127.0.0.40:%s\nstall-accept 1\ncert %s %s\n' "$LAB_SINK_PORT" "$P/valid.pem" \
+    "$P/valid.key" >"$LAB_DIR/tarpit.conf"
+lab_https "$LAB_DIR/tarpit.conf" tarpit || bail "the tarpit did not start"
 lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
-lab_relay -o queue_lifetime=2s -o retry_schedule=1s -o hostname=relay.lab.test ||
+lab_relay -o queue_lifetime=2s -o retry_schedule=1s -o hostname=relay.lab.test \
+    -o delivery_concurrency=2 -o delivery_concurrency_per_domain=1 ||
     bail "stsrelayd did not start (see $LAB_DIR/relay.out)"
 IDX=$LAB_DIR/sink.spool/index
 LOG=$LAB_DIR/relay.out
 CTL="$top_builddir/stsrelayctl -s $LAB_DIR/relay.sock"
+
+for i in 1 2 3; do lab_send s@good.test "t$i@slow.test" --header "Subject: tarpit $i"; done
+lab_wait_grep 'action=stall-accept' "$LAB_DIR/tarpit.log"
+ok $? "the relay is held by the tarpit"
+lab_send s@good.test fast@good.test --header "Subject: fast"
+lab_wait_grep 'to=<fast@good.test>' "$IDX"
+ok $? "a domain whose MX never answers does not stall the others"
+! grep -q 'slow.test' "$IDX"
+ok $? "nothing reached the tarpit's domain"
 
 lab_send s@good.test v@enf.test --header "Subject: expire me"
 ok $? "accepted a message for an enforce domain whose MX lacks STARTTLS"
