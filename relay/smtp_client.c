@@ -466,6 +466,7 @@ tls_failed(struct smtpc_session *s)
 		    sizeof(s->out.tls_detail));
 	while (bufferevent_get_openssl_error(s->bev) != 0)
 		;
+	ERR_clear_error();	/* nothing of this session's failure for the next user */
 	s->out.retry_plaintext = s->out.mode != SMTPC_TLS_VERIFY;
 	smtpc_fail(s, SMTPC_TEMP, tls_client_result_enhanced(s->out.tls_result),
 	    "%s (%s)", tls_client_result_text(s->out.tls_result), s->out.tls_detail);

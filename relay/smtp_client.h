@@ -89,7 +89,9 @@ struct smtpc_outcome {
 	int			 resumed;	/* TLS session resumed */
 	char			 tls_version[16];	/* "TLSv1.3", "" without TLS */
 	char			 tls_cipher[64];
-	enum tls_client_result	 tls_result;	/* RFC 8460 failure, or TLS_CLIENT_OK */
+	enum tls_client_result	 tls_result;	/* RFC 8460 failure, or TLS_CLIENT_OK; set
+						   in every mode, a policy violation only
+						   in TESTING and VERIFY */
 	char			 tls_detail[128];	/* OpenSSL's verify error text */
 	int			 retry_plaintext;	/* the handshake failed in TESTING or
 						   OPPORTUNISTIC: reconnect without TLS */
@@ -147,7 +149,7 @@ int	smtpc_usable(const struct smtpc_session *);
 const struct smtpc_outcome *smtpc_outcome(const struct smtpc_session *);
 /* Polite close (QUIT); the session frees itself, nothing is called back. */
 void	smtpc_quit(struct smtpc_session *);
-/* Close now. */
+/* Close now; nothing more is called back (not even a pending on_sent). */
 void	smtpc_free(struct smtpc_session *);
 
 const char *smtpc_mode_name(enum smtpc_tls_mode);

@@ -22,7 +22,7 @@
 #include "relay/smtp_client.h"
 
 static const char usage_text[] =
-"usage: smtpc-drive [-v8uPR] [-m MODE] [-H MXHOST] [-c CAFILE] [-n HELO]\n"
+"usage: smtpc-drive [-v8uPR] [-m MODE] [-2 MODE] [-H MXHOST] [-c CAFILE] [-n HELO]\n"
 "           [-f FROM] [-r RCPT]... [-b BODYFILE] [-s SIZE] [-k MESSAGES]\n"
 "           [-C CONNECTIONS] [-t TIMEOUT_MS] [-M SESSIONS] ADDR:PORT\n"
 "  -m  plaintext, opportunistic, testing or verify (default verify)\n"
@@ -31,6 +31,7 @@ static const char usage_text[] =
 "  -8  8-bit body (BODY=8BITMIME), -u SMTPUTF8, -s declared size\n"
 "  -P  never pipeline; -R reconnect in plaintext when the outcome asks for it\n"
 "  -k  messages per connection; -C connections one after another (resumption)\n"
+"  -2  the mode of the connections after the first (default: -m)\n"
 "  -t  every timeout in ms\n"
 "  -M  open N sessions at once, hold them all ready, print the memory they take\n";
 
@@ -40,7 +41,8 @@ struct drive {
 	struct smtpc_params	 params;
 	struct netaddr_endpoint	 ep;
 	const char		*mx;
-	enum smtpc_tls_mode	 mode;
+	enum smtpc_tls_mode	 mode, mode2;	/* first connection, later ones (-2) */
+	int			 have_mode2;
 	struct smtpc_message	 msg;
 	const char		*rcpts[64];
 	size_t			 nrcpt;
@@ -112,7 +114,7 @@ static void
 next(struct drive *d)
 {
 	if (d->nconn < d->conns)
-		start(d, d->mode);
+		start(d, d->have_mode2 ? d->mode2 : d->mode);
 }
 
 static void
@@ -154,7 +156,7 @@ drive_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg
 	char		 caps[160], prefix[1200];
 
 	smtpc_caps_format(&o->caps, caps, sizeof(caps));
-	snprintf(prefix, sizeof(prefix), "conn=%d relay=%s local=%s mode=%s esmtp=%s starttls_offered=%s "
+	snprintf(prefix, sizeof(prefix), "conn=%d relay=%s local_addr=%s mode=%s esmtp=%s starttls_offered=%s "
 	    "tls=%s cipher=%s verified=%s resumed=%s tls_result=%s tls_detail=\"%s\" "
 	    "retry_plaintext=%s caps=\"%s\" status=%s", d->nconn, o->relay,
 	    o->local_addr[0] ? o->local_addr : "-",
@@ -257,7 +259,7 @@ parse_args(struct drive *d, int argc, char *argv[])
 	size_t		i;
 	int		ch;
 
-	while ((ch = getopt(argc, argv, "8b:C:c:f:H:hk:M:m:n:PRr:s:t:uv")) != -1) {
+	while ((ch = getopt(argc, argv, "2:8b:C:c:f:H:hk:M:m:n:PRr:s:t:uv")) != -1) {
 		switch (ch) {
 		case '8': d->msg.flags |= SMTPC_MSG_8BIT; break;
 		case 'b': d->bodyfile = optarg; break;
@@ -267,6 +269,13 @@ parse_args(struct drive *d, int argc, char *argv[])
 		case 'H': d->mx = optarg; break;
 		case 'k': d->msgs = atoi(optarg); break;
 		case 'M': d->hold = atoi(optarg); break;
+		case '2':
+			d->have_mode2 = 1;
+			if (parse_mode(optarg, &d->mode2) == -1) {
+				fprintf(stderr, "%s", usage_text);
+				return 64;
+			}
+			break;
 		case 'm':
 			if (parse_mode(optarg, &d->mode) == -1) {
 				fprintf(stderr, "%s", usage_text);

@@ -1,4 +1,4 @@
-# test-client-lib.sh: helpers for the outbound client's lab tests
+# test-client-lib.sh: shell functions shared by the outbound client's lab tests
 # (test-client-*.sh). Source after tests/tap.sh and tests/lab/lab.sh.
 DRIVE=$top_builddir/tests/lab/smtpc-drive
 

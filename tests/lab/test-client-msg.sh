@@ -127,6 +127,18 @@ f=$LAB_DIR/sink.spool/$(grep 'to=<h2@d.test> ' "$IDX" | sed 's/.* file=\([^ ]*\)
 is "$(sha256sum <"$f" | cut -d' ' -f1)" "$(sha256sum <"$LAB_DIR/h2.expected" | cut -d' ' -f1)" \
     "H2/H1: the sink stored every line (dots unstuffed), CRLF only, nothing cut short"
 
+# --- a large body goes out in blocks as the connection drains
+perl -e 'print "Received: from lab\r\nSubject: big\r\n\r\n";
+    for my $i (1 .. 80000) { print(($i % 3 ? "" : ".") . ("x" x 75) . "\r\n"); }' >"$LAB_DIR/big.body"
+drive bigbody "127.0.0.2:$S" verify -v -b "$LAB_DIR/big.body" -s "$(wc -c <"$LAB_DIR/big.body" | tr -d ' ')"
+is "$(get bigbody rcpt= kind)/$(get bigbody msg=1 repairs)" "ok/0" "a 6 MB message is delivered, nothing repaired"
+lab_wait_grep 'to=<bigbody@d.test> ' "$IDX" 10
+f=$LAB_DIR/sink.spool/$(grep 'to=<bigbody@d.test> ' "$IDX" | sed 's/.* file=\([^ ]*\) .*/\1/')
+is "$(sha256sum <"$f" | cut -d' ' -f1)" "$(sha256sum <"$LAB_DIR/big.body" | cut -d' ' -f1)" \
+    "the 6 MB message arrives intact, dot-stuffing undone by the sink"
+[ "$(grep -c -- '-> BODY' "$LAB_DIR/bigbody.err")" -gt 10 ]
+ok $? "the body went out in blocks, each with its own timeout"
+
 # --- connection failures and timeouts
 FREE=$("$LAB_BIN/lab-port" free 127.0.0.1)
 drive refused "127.0.0.1:$FREE" verify

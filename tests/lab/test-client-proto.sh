@@ -139,6 +139,58 @@ lab_wait_grep '^END' "$LAB_DIR/mailno.log" 5 && grep -q '^C: RSET' "$LAB_DIR/mai
     ! grep -q '^C: RCPT' "$LAB_DIR/mailno.log"
 ok $? "MAIL refused (no pipelining): RSET, no RCPT"
 
+PIPE='> 250-fake.test
+> 250-PIPELINING
+> 250 ENHANCEDSTATUSCODES'
+script pipemailno <<EOF
+> 220 fake
+<
+$PIPE
+<
+<
+<
+> 550 5.7.1 sender refused
+> 503 5.5.1 no MAIL
+> 503 5.5.1 no valid recipients
+<
+> 250 2.0.0 reset
+<
+> 221 bye
+wait
+EOF
+fake pipemailno
+drive pipemailno "127.0.0.1:$FP" opportunistic
+is "$(get pipemailno rcpt= kind)/$(get pipemailno rcpt= enhanced)/$(get pipemailno msg=1 data_sent)" \
+    "permanent/5.7.1/no" "pipelined MAIL refused: the recipient gets the MAIL reply, not the 503"
+lab_wait_grep '^END' "$LAB_DIR/pipemailno.log" 5 && grep -q '^C: RSET' "$LAB_DIR/pipemailno.log"
+ok $? "pipelined MAIL refused: the RCPT and DATA replies are read, then RSET"
+
+script pipe354 <<EOF
+> 220 fake
+<
+$PIPE
+<
+<
+<
+> 250 2.1.0 ok
+> 550 5.1.1 no such user
+> 354 go ahead anyway
+<
+> 250 2.0.0 empty message
+<
+> 250 2.0.0 reset
+<
+> 221 bye
+wait
+EOF
+fake pipe354
+drive pipe354 "127.0.0.1:$FP" opportunistic
+is "$(get pipe354 rcpt= kind)/$(get pipe354 msg=1 delivered)/$(get pipe354 msg=1 data_sent)" \
+    "permanent/0/no" "354 with no recipient accepted: nothing delivered"
+lab_wait_grep '^END' "$LAB_DIR/pipe354.log" 5 && grep -q '^C: \.' "$LAB_DIR/pipe354.log" &&
+    ! grep -q 'Subject' "$LAB_DIR/pipe354.log" && grep -q '^C: RSET' "$LAB_DIR/pipe354.log"
+ok $? "354 with no recipient accepted: only the dot, never the message, then RSET"
+
 script nocode <<EOF
 > 220 fake
 <

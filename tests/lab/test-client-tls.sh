@@ -65,7 +65,7 @@ drive v-valid "127.0.0.2:$S" verify
 is "$(get v-valid conn=1 status)/$(get v-valid conn=1 verified)/$(get v-valid conn=1 tls)" \
     "ok/yes/TLSv1.3" "S24 verify, valid: verified TLS 1.3"
 is "$(get v-valid rcpt= kind)/$(get v-valid rcpt= code)" "ok/250" "verify, valid: the recipient is delivered"
-is "$(get v-valid conn=1 local)" 127.0.0.1 "R2: the outcome carries our address (sending-mta-ip)"
+is "$(get v-valid conn=1 local_addr)" 127.0.0.1 "R2: the outcome carries our address (sending-mta-ip)"
 lab_wait_grep 'to=<v-valid@d.test> .*tls=TLSv1.3 .*sni=mx1.d.test ehlo_after_tls=yes mail_plaintext=no' "$IDX" 5
 ok $? "S25/H4: sink record: TLS 1.3, SNI = MX host, EHLO again after TLS, MAIL not in plaintext"
 
@@ -146,6 +146,15 @@ ok $? "plaintext mode: delivered without TLS"
 drive v-resume "127.0.0.2:$S" verify -C 2
 is "$(get v-resume conn=1 resumed)/$(get v-resume conn=2 resumed)/$(get v-resume conn=2 verified)" \
     "no/yes/yes" "TLS session resumed on the second connection, still verified"
+
+# a session from an unverified handshake is never resumed where verification is required
+drive tv-resume "127.0.0.6:$S" testing -2 verify -C 2
+is "$(get tv-resume conn=1 status)/$(get tv-resume conn=2 status)/$(get tv-resume conn=2 resumed)/$(get tv-resume conn=2 tls_result)" \
+    "ok/temporary/no/certificate-not-trusted" \
+    "S24: a session cached in testing mode (self-signed) is not resumed in verify mode"
+drive vt-resume "127.0.0.2:$S" verify -2 testing -C 2
+is "$(get vt-resume conn=2 resumed)/$(get vt-resume conn=2 verified)" "yes/yes" \
+    "a verified session may be resumed in testing mode, and stays verified"
 
 # --- the man in the middle (H4, S27)
 lab_mitm mitm-strip 127.0.0.20:0 "127.0.0.2:$S" strip || bail "lab-mitm strip did not start"
