@@ -243,6 +243,8 @@ text_part(struct dbuf *b, const struct dsn_msg *m, const char *host)
 		addr = clean(m->rcpts[i].addr, ADDR_MAX, 1);
 		why = clean(m->rcpts[i].reason, DSN_TEXT_MAX, 0);
 		xasprintf(&head, "<%s>: ", addr);
+		if (i > 0)
+			buf_add(b, "\r\n", 2);
 		fold(b, head, "    ", *why != '\0' ? why : "failed");
 		free(head);
 		free(addr);

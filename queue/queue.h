@@ -159,6 +159,7 @@ struct queue_stats {
 	uint64_t	max_batch;	/* most transactions covered by one flush */
 	uint64_t	retries;	/* transactions retried after a deadlock */
 	uint64_t	checkpoints;
+	uint64_t	result_flushes;	/* log flushes asked for by delivery results */
 };
 void		 queue_stats(struct queue *, struct queue_stats *);
 /*
@@ -188,7 +189,9 @@ void		 queue_set_on_ready(struct queue *, void (*cb)(void *arg),
  * only) until queue_record_attempt() or queue_release_claim() for it: it is
  * not returned again meanwhile. Returns the number of ids (0 also after a
  * storage error, which is logged). A restart forgets every claim: the
- * messages are simply due again.
+ * messages are simply due again. The orchestrator reads a taken message
+ * with queue_info() and queue_body() and delivers its recipients that are
+ * pending or deferred.
  *
  * Between take and record the message may be held (the results are
  * recorded, it stays held and unscheduled), released or flushed (the
@@ -237,8 +240,9 @@ struct queue_rcpt_result {
  *
  * Durability: the transaction commits without sync on the loop thread and
  * the flush thread is asked to write the log at once, so the window is the
- * time of one log flush (milliseconds), and at most until the next
- * checkpoint (60 s) if flushing fails. A crash inside it forgets the
+ * time of one log flush (milliseconds; if that flush fails, until the next
+ * one that works: any group commit or the 60 s checkpoint; see
+ * queue_stats.result_flushes). A crash inside it forgets the
  * results: the message is delivered again to the recipients it reached
  * (a duplicate, never a loss), and a DSN is either queued with its results
  * or not at all.

@@ -113,7 +113,7 @@ int	queue_txn_retryable(int dberr);
 /* Loop thread: make what was committed without sync durable soon. */
 void	queue_store_flush_soon(struct queue *);
 
-/* queue_admin.c: transactions on the loop thread and record helpers. */
+/* queue_admin.c: transactions on the loop thread, record access. */
 #define QUEUE_CORRUPT	EINVAL	/* a record failed validation (logged) */
 typedef int (*queue_txn_fn)(struct queue *, DB_TXN *, void *);
 /* Run fn in a transaction, again after a deadlock; commit with flags. */

@@ -389,6 +389,24 @@ store_main(void *arg)
 	return NULL;
 }
 
+/* Flush thread: make delivery results committed without sync durable. */
+static void
+flush_results(struct queue *q)
+{
+	int r;
+
+	if ((r = q->env->log_flush(q->env, NULL)) != 0) {
+		log_warnx("queue: log flush of delivery results: %s (the next "
+		    "flush or checkpoint retries)", db_strerror(r));
+		return;
+	}
+	if (pthread_mutex_lock(&q->mtx) != 0)
+		fatalx("flush_results: mutex");
+	q->stats.result_flushes++;
+	if (pthread_mutex_unlock(&q->mtx) != 0)
+		fatalx("flush_results: mutex");
+}
+
 /*
  * The flush thread: while it waits for the disk, the storage thread goes on
  * committing the next requests, which the following flush covers.
@@ -398,7 +416,7 @@ flush_main(void *arg)
 {
 	struct queue		*q = arg;
 	struct queue_reqs	 batch;
-	int			 stop, want, r;
+	int			 stop, want;
 
 	for (;;) {
 		TAILQ_INIT(&batch);
@@ -416,10 +434,8 @@ flush_main(void *arg)
 			fatalx("flush_main: mutex");
 		if (!TAILQ_EMPTY(&batch))
 			store_finish(q, &batch);	/* its flush covers want */
-		else if (want && (r = q->env->log_flush(q->env, NULL)) != 0)
-			log_warnx("queue: log flush of delivery results: %s "
-			    "(the next flush or checkpoint retries)",
-			    db_strerror(r));
+		else if (want)
+			flush_results(q);
 		if (stop)
 			break;
 	}

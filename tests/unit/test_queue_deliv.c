@@ -8,8 +8,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <db.h>
+
 #include "common/log.h"
 #include "queue/queue.h"
+#include "queue/queue_record.h"
 #include "tests/tap.h"
 #include "tests/unit/test_dsn_parse.h"
 #include "tests/unit/test_queue_fixture.h"
@@ -467,6 +470,40 @@ test_ready(void)
 	qf_fini(&f);
 }
 
+/* A schedule entry without its message (damage) does not come back. */
+static void
+test_orphan(void)
+{
+	struct qf	 f;
+	DB		*db;
+	DBT		 key, data;
+	uint8_t		 k[QUEUE_SCHEDKEY_MAX];
+	char		 ids[4][QUEUE_ID_MAX], orphan[QUEUE_ID_MAX];
+	time_t		 now = time(NULL);
+
+	if (qf_init(&f, LIFE, sched, 3) == -1)
+		fatalx("spool");
+	queue_new_id(f.q, orphan);
+	if (db_create(&db, queue_dbenv(f.q), 0) != 0 ||
+	    db->open(db, NULL, "schedule.db", NULL, DB_BTREE,
+	    DB_AUTO_COMMIT | DB_THREAD, 0) != 0)
+		fatalx("schedule.db");
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = k;
+	key.size = queue_record_schedkey(now - 10, orphan, k);
+	ok(db->put(db, NULL, &key, &data, DB_AUTO_COMMIT) == 0,
+	    "orphan: a schedule entry without a message is planted");
+	(void)db->close(db, 0);
+	is_int(take(&f, now, ids, 4), 1, "orphan: take_due returns it");
+	ok(qf_info(&f, orphan) == NULL, "orphan: queue_info finds no message");
+	is_int(queue_record_attempt(f.q, orphan, NULL, 0, now), QUEUE_ENOENT,
+	    "orphan: record_attempt with no results says ENOENT");
+	is_int(take(&f, now + 86400, ids, 4), 0,
+	    "orphan: its schedule entry is gone, it is not taken again");
+	qf_fini(&f);
+}
+
 /* Results survive a restart; claims do not. */
 static void
 test_reopen(void)
@@ -513,6 +550,7 @@ main(void)
 	test_bounced();
 	test_in_delivery();
 	test_ready();
+	test_orphan();
 	test_reopen();
 	return tap_done();
 }
