@@ -13,9 +13,12 @@
 #     delivers; the time from the first submission to the last message at
 #     the sink.
 # For each: messages/s, messages per TLS handshake (the relay's counters),
-# relay CPU per message, relay peak RSS, and RSS per open outbound session.
+# relay CPU per message, relay peak RSS.
+#  3. memory: SESSIONS messages, one per connection at once (per-domain
+#     limit SESSIONS / DOMAINS), kept idle afterwards: the relay's RSS with
+#     them open minus its RSS before, per session.
 # Environment: DOMAINS (10), MESSAGES (20000), SIZE (2048), CONCURRENCY (100),
-# PER_DOMAIN (10); PERF=FILE records a perf profile of the relay during the drain.
+# PER_DOMAIN (10), SESSIONS (500); PERF=FILE records a perf profile of the relay during the drain.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top}" && pwd)
@@ -24,6 +27,7 @@ MESSAGES=${MESSAGES:-20000}
 SIZE=${SIZE:-2048}
 CONCURRENCY=${CONCURRENCY:-100}
 PER_DOMAIN=${PER_DOMAIN:-10}
+SESSIONS=${SESSIONS:-500}
 export top_srcdir=$top top_builddir=$build
 . "$top/tests/tap.sh"
 . "$top/tests/lab/lab.sh"
@@ -143,3 +147,24 @@ wait_sink $((BASE + N)) "$PID"
 T1=$(now)
 wait "$LP"
 report "end-to-end" "$N" "$(awk -v a="$T1" -v b="$T0" 'BEGIN { print a - b }')" "$PID" "$CPU0"
+lab_stop relay
+
+# 3. memory per outbound TLS session: all at once, then kept idle
+lab_relay "${RELAY_OPTS[@]}" -o delivery_concurrency=0 || bail "stsrelayd did not restart"
+load "$SESSIONS"
+N=$(( SESSIONS / DOMAINS * DOMAINS ))
+lab_stop relay
+BASE=$(count)
+lab_relay "${RELAY_OPTS[@]}" -o delivery_concurrency="$N" \
+    -o delivery_concurrency_per_domain=$(( SESSIONS / DOMAINS )) -o delivery_idle_timeout=5m ||
+    bail "stsrelayd did not restart"
+PID=$(relay_pid)
+sleep 1
+R0=$(rss_kb "$PID")
+wait_sink $((BASE + N)) "$PID"
+sleep 1
+st=$(status_json)
+OPEN=$(echo "$st" | jget sessions_idle)
+R1=$(rss_kb "$PID")
+echo "memory: $OPEN idle outbound TLS sessions: RSS $R0 KiB before, $R1 KiB with them open:" \
+    "$(awk -v a="$R1" -v b="$R0" -v n="$OPEN" 'BEGIN { printf "%.1f", (n > 0 ? (a - b) / n : 0) }') KiB per session"
