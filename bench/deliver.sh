@@ -100,16 +100,22 @@ wait_sink() {
 	done
 }
 
+lab_cpu() { # CPU seconds of the sink, DNS and policy server together
+	awk -v a="$(cpu_s "$LAB_PID_sink")" -v b="$(cpu_s "$LAB_PID_dns")" \
+	    -v c="$(cpu_s "$LAB_PID_https")" 'BEGIN { print a + b + c }'
+}
 report() { # NAME MESSAGES SECONDS PID CPU0
-	local st hs tt rate cpu
+	local st hs tt rate cpu lab
 	st=$(status_json)
 	hs=$(echo "$st" | jget handshakes)
 	tt=$(echo "$st" | jget tls_transactions)
 	cpu=$(awk -v a="$(cpu_s "$4")" -v b="$5" 'BEGIN { print a - b }')
 	rate=$(awk -v n="$2" -v t="$3" 'BEGIN { printf "%.0f", n / t }')
+	lab=$(awk -v a="$(lab_cpu)" -v b="$LAB0" -v n="$2" 'BEGIN { printf "%.0f", (a - b) * 1e6 / n }')
 	echo "$1: $2 messages in $(printf '%.2f' "$3") s = $rate msgs/s; TLS handshakes $hs," \
 	    "$(awk -v a="$tt" -v b="$hs" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }') msgs/handshake;" \
-	    "relay CPU $(awk -v c="$cpu" -v n="$2" 'BEGIN { printf "%.0f", c * 1e6 / n }') us/msg;" \
+	    "relay CPU $(awk -v c="$cpu" -v n="$2" 'BEGIN { printf "%.0f", c * 1e6 / n }') us/msg" \
+	    "(lab sink+DNS+HTTPS $lab us/msg);" \
 	    "peak RSS $(hwm_kb "$4") KiB; at most $MAXOPEN outbound sessions open (RSS then $RSS_AT_MAXOPEN KiB," \
 	    "baseline $BASE_RSS KiB)"
 }
@@ -126,6 +132,7 @@ lab_relay "${RELAY_OPTS[@]}" || bail "stsrelayd did not restart"
 PID=$(relay_pid)
 BASE_RSS=$(rss_kb "$PID")
 CPU0=$(cpu_s "$PID")
+LAB0=$(lab_cpu)
 [ -n "${PERF:-}" ] && { perf record -q -F 999 -g -p "$PID" -o "$PERF" 2>/dev/null & PERFPID=$!; }
 T0=$(now)
 wait_sink "$N" "$PID"
@@ -140,6 +147,7 @@ lab_relay "${RELAY_OPTS[@]}" || bail "stsrelayd did not restart"
 PID=$(relay_pid)
 BASE_RSS=$(rss_kb "$PID")
 CPU0=$(cpu_s "$PID")
+LAB0=$(lab_cpu)
 T0=$(now)
 load "$MESSAGES" &
 LP=$!

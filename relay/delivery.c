@@ -360,13 +360,22 @@ msg_load(struct delivery *d, const char *id)
 		msg_finish(d, m);
 }
 
-/* Take due messages while there is room in memory. */
+/*
+ * Take due messages while there is room in memory. A nearly full intake
+ * waits until a quarter of it is free: each take walks the schedule past
+ * the messages already claimed, so taking one at a time would cost the
+ * square of the intake.
+ */
 static void
 pump(struct delivery *d)
 {
 	char	ids[TAKE_BATCH][QUEUE_ID_MAX];
 	size_t	max = d->p.concurrency * DLV_INTAKE, room, n, i;
 
+	if (d->nmsgs > 0 && max - d->nmsgs < max / 4) {
+		schedule(d);
+		return;
+	}
 	while (!d->stopping && d->nmsgs < max) {
 		room = max - d->nmsgs;
 		if (room > TAKE_BATCH)
