@@ -460,7 +460,7 @@ delivery_free(struct delivery *d)
 		free(dom);
 	}
 	dlv_attempt_free_idle(d);
-	dlv_route_free_dns(d);
+	dlv_dns_free(d);
 	event_free(d->ev_pump);
 	free(d);
 }

@@ -2,7 +2,8 @@
  * delivery_int.h: what the files of the delivery orchestrator share.
  *	delivery.c		the scheduler: taking due messages, groups per domain,
  *				concurrency, recording attempts
- *	delivery_route.c	policy, MX and address lookups of a group
+ *	delivery_route.c	policy, MX hosts and addresses of a group
+ *	delivery_dns.c		MX and address lookups, shared and kept
  *	delivery_attempt.c	connections, TLS fallback, sending, idle reuse
  *	delivery_log.c		the log line and the TLS report counters
  *	delivery_rules.c	the plain decisions (delivery_rules.h)
@@ -47,6 +48,7 @@ struct dlv_addr {
 
 struct dlv_group {
 	TAILQ_ENTRY(dlv_group)	 entry;		/* the domain's waiting list */
+	TAILQ_ENTRY(dlv_group)	 dns_entry;	/* waiting on a DNS answer */
 	struct delivery		*d;
 	struct dlv_msg		*msg;
 	struct dlv_domain	*dom;
@@ -59,8 +61,6 @@ struct dlv_group {
 	size_t			 ncands, cand;
 	struct dlv_addr		 addrs[DLV_MAX_ADDRS];
 	size_t			 naddrs, addr;
-	int			 addr_pending;	/* A/AAAA answers still due */
-	int			 addr_tempfail;
 	struct smtpc_session	*sess;
 	enum smtpc_tls_mode	 want;		/* what the policy asks for */
 	enum smtpc_tls_mode	 mode;		/* of the session being set up */
@@ -92,9 +92,16 @@ struct dlv_domain {
 	size_t			 active, nwaiting;
 };
 
-/* A DNS answer kept for DLV_DNS_MS: an MX set (under a policy id) or addresses. */
+/*
+ * A DNS answer, pending (groups wait on it) or kept for DLV_DNS_MS: an MX
+ * set under a policy id, or the addresses of a host.
+ */
 struct dlv_dns {
 	TAILQ_ENTRY(dlv_dns)	 entry;
+	struct delivery		*d;
+	TAILQ_HEAD(, dlv_group)	 waiters;
+	int			 pending;	/* answers still due */
+	int			 tempfail;
 	char			 name[DLV_DOMAIN_MAX];
 	int			 is_mx;
 	char			 id[64];		/* policy id of an MX answer */
@@ -159,7 +166,15 @@ void		 dlv_route_next_host(struct dlv_group *);
  * for the policy again), then dlv_group_done().
  */
 void		 dlv_route_finish(struct dlv_group *);
-void		 dlv_route_free_dns(struct delivery *);
+/* From delivery_dns.c: the answers a group waited for. */
+void		 dlv_route_on_mx(struct dlv_group *, const struct resolver_mx_result *);
+void		 dlv_route_on_addrs(struct dlv_group *, const struct dlv_addr *, size_t,
+		    int tempfail);
+
+/* delivery_dns.c */
+void		 dlv_dns_mx(struct dlv_group *);
+void		 dlv_dns_addr(struct dlv_group *, const char *host);
+void		 dlv_dns_free(struct delivery *);
 
 /* delivery_attempt.c */
 void		 dlv_attempt_next(struct dlv_group *);
