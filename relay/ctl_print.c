@@ -252,3 +252,21 @@ ctl_unbase64(const char *s, unsigned char **out, size_t *outlen)
 	*outlen = n;
 	return 0;
 }
+
+int
+ctl_print_tls(const json_t *o, FILE *fp)
+{
+	const json_t	*a = json_object_get(o, "counts"), *e;
+	size_t		 i;
+
+	if (!json_is_array(a))
+		return -1;
+	fprintf(fp, "TLS report counters of %s (UTC)\n", cp_str(o, "day"));
+	for (i = 0; i < json_array_size(a); i++) {
+		e = json_array_get(a, i);
+		fprintf(fp, "%-30s %-15s %-30s %-26s %" PRIu64 "\n", cp_str(e, "policy_domain"),
+		    cp_str(e, "policy_type"), *cp_str(e, "mx_host") != '\0' ?
+		    cp_str(e, "mx_host") : "-", cp_str(e, "result"), cp_int(e, "count"));
+	}
+	return 0;
+}

@@ -283,6 +283,7 @@ relay_start(struct relay *r)
 		return -1;
 	}
 	control_queue_register(r->control, r->queue);
+	control_delivery_register(r->control, r->queue);
 	control_status_register_ext(r->control, &r->cfg, r->queue, relay_sessions,
 	    relay_delivery_status, r);
 	smtp_server_start(r->smtp, r->queue);

@@ -344,6 +344,16 @@ $CTL queue flush >/dev/null 2>&1
 lab_wait_count "$(line v@nostls.test deferred)" "$LOG" $((n + 1))
 ok $? "queue flush: a deferred message is attempted again at once"
 
+$CTL tls counts >"$LAB_DIR/tls.out" 2>&1
+grep -Eq '^good\.test +sts +mx\.good\.test +success +[1-9]' "$LAB_DIR/tls.out" &&
+    grep -Eq '^expired\.test +sts +mx\.expired\.test +certificate-expired +[1-9]' "$LAB_DIR/tls.out" &&
+    grep -Eq '^nopol\.test +no-policy-found +mx\.good\.test +success +[1-9]' "$LAB_DIR/tls.out" &&
+    grep -Eq '^tnostls\.test +sts +mx\.nostls\.test +starttls-not-supported +[1-9]' "$LAB_DIR/tls.out"
+ok $? "R2: TLS report counters per policy domain, policy type, MX host and result (stsrelayctl tls counts)"
+$CTL tls counts 2020-13-x >/dev/null 2>&1
+[ $? -ne 0 ]
+ok $? "tls counts: a malformed day is refused"
+
 for i in 1 2 3; do
 	send "r$i@reuse.test"
 	delivered "r$i@reuse.test" || break
