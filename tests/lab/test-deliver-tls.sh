@@ -65,6 +65,8 @@ cert $P/wildcard.pem $P/wildcard.key
 listen rogue2 127.0.0.23:0
 listen alt 127.0.0.24:0
 listen reuse 127.0.0.25:0
+listen busy 127.0.0.26:0
+greeting 421 4.3.2 too busy, try later
 EOF2
 lab_sink sink "$LAB_DIR/sink.in" || bail "lab-smtp-sink did not start"
 PORT=$LAB_SINK_PORT
@@ -89,6 +91,10 @@ mail.d.test A 127.0.0.22
 a.b.d.test A 127.0.0.23
 mx.alt.test A 127.0.0.24
 mx.reuse.test A 127.0.0.25
+mx.busy.test A 127.0.0.26
+greet.test MX 10 mx.busy.test
+greet.test MX 20 mx.good.test
+greet2.test MX 10 mx.busy.test
 mx.inject.test A 127.0.0.30
 mx.strip.test A 127.0.0.31
 mx.dead.test A 127.0.0.99
@@ -204,6 +210,7 @@ send v@inject.test; send v@tstrip.test
 send v@notinpol.test; send v@notinpol2.test; send v@tnotinpol.test; send v@wc.test
 send v@fallback.test
 send v@nopol.test; send v@nopolself.test; send v@nopolplain.test; send v@nopolabort.test
+send v@greet.test; send v@greet2.test
 send v@none.test; send v@txtfail.test; send v@nullmx.test; send v@nx.test; send v@servfail.test
 send v1@cache.test; send v1@change.test
 send ok@good.test,temp@good.test,gone@good.test "per-recipient"
@@ -281,6 +288,12 @@ ok $? "S23: first MX refuses the connection, second has an expired certificate, 
 grep -E 'relay=mx\.dead\.test\[127\.0\.0\.99\]' "$LOG" | grep -q 'failed: 4\.4\.1' &&
     grep -E 'relay=mx\.expired\.test' "$LOG" | grep -q 'failed: 4\.7\.5'
 ok $? "S23: the failures of the first two logged (4.4.1, 4.7.5)"
+
+# a 4xx greeting is a session failure: the next MX, or defer
+delivered v@greet.test && record v@greet.test | grep -q 'listener=good'
+ok $? "S23: a 421 greeting moves on to the next MX"
+wait_line v@greet2.test deferred && got v@greet2.test deferred '421'
+ok $? "a 421 greeting from the only MX: deferred with its reply"
 
 # no policy, mode none
 delivered v@nopol.test && wait_line v@nopol.test sent && got v@nopol.test sent 'tls=TLSv1.* policy=absent'
