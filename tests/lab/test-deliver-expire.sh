@@ -89,4 +89,15 @@ grep -Eq '^delivery: +[0-9]+ attempts, [0-9]+ delivered, [1-9][0-9]* deferred, [
 ok $? "stsrelayctl status shows the delivery counters"
 $CTL --json status | grep -q '"delivery": *{'
 ok $? "status --json has the delivery object"
+# shutdown with a delivery stuck at the tarpit: prompt, and the message stays
+t0=$(date +%s)
+lab_stop relay
+[ $(( $(date +%s) - t0 )) -le 3 ]
+ok $? "SIGTERM with a connection stuck at the tarpit: the relay stops at once"
+grep -q 'stsrelayd stopped' "$LOG"
+ok $? "a clean stop"
+lab_relay -o hostname=relay.lab.test -o delivery_concurrency=0 || bail "stsrelayd did not restart"
+$CTL --json queue list >"$LAB_DIR/q2.json" 2>&1
+grep -q 't1@slow.test' "$LAB_DIR/q2.json" && grep -q 't3@slow.test' "$LAB_DIR/q2.json"
+ok $? "the messages in delivery went back to the queue, due again after the restart"
 done_testing
