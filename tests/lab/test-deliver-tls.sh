@@ -322,6 +322,10 @@ wait_line temp@good.test deferred && got temp@good.test deferred '451 4\.2\.1'
 ok $? "a 4xx to RCPT: that recipient deferred"
 wait_line gone@good.test bounced && got gone@good.test bounced '550 5\.1\.1'
 ok $? "a 5xx to RCPT: that recipient bounced"
+gid=$(grep -E "$(line gone@good.test bounced)" "$LOG" | sed -n 's/.*]: \([0-9A-Z]*\): to=.*/\1/p' | head -1)
+[ -n "$gid" ] && lab_wait_grep "queue: id=$gid to=<gone@good.test> status=bounced" "$LOG" &&
+    grep -q "$gid: good.test: send -> recheck" "$LOG" && grep -q "$gid: good.test: recheck -> done" "$LOG"
+ok $? "S21: before a bounce under a cached policy the policy is checked again (same id: the bounce stands)"
 lab_wait_grep 'from=<> to=<s@good.test>' "$IDX"
 ok $? "H11: the DSN goes to the sender from <>"
 dsn=$(grep -l 'Final-Recipient: rfc822; *gone@good.test' "$LAB_DIR"/sink.spool/*.eml 2>/dev/null | head -1)
