@@ -16,6 +16,7 @@ struct cs {
 	const struct config	*cfg;
 	struct queue		*q;
 	void			(*sessions)(void *, uint64_t *, uint64_t *);
+	json_t			*(*delivery)(void *);
 	void			*arg;
 	uint64_t		 start_ms;	/* monotonic */
 	time_t			 started;	/* wall clock */
@@ -44,7 +45,7 @@ cs_status(struct control_request *req, const json_t *args, void *arg)
 	struct queue_counts	 qc;
 	enum queue_status	 st;
 	uint64_t		 now = 0, total = 0;
-	json_t			*o;
+	json_t			*o, *d;
 
 	if ((st = queue_counts(cs->q, &qc)) != QUEUE_OK) {
 		control_reply_error(req, "queue: %s", queue_strstatus(st));
@@ -64,6 +65,8 @@ cs_status(struct control_request *req, const json_t *args, void *arg)
 	    "sessions", "current", (json_int_t)now, "total", (json_int_t)total);
 	if (o == NULL)
 		fatalx("cs_status: json_pack failed");
+	if (cs->delivery != NULL && (d = cs->delivery(cs->arg)) != NULL)
+		json_object_set_new(o, "delivery", d);
 	control_reply(req, o);
 }
 
@@ -71,8 +74,16 @@ void
 control_status_register(struct control *ctl, const struct config *cfg, struct queue *q,
     void (*sessions)(void *, uint64_t *, uint64_t *), void *arg)
 {
+	control_status_register_ext(ctl, cfg, q, sessions, NULL, arg);
+}
+
+void
+control_status_register_ext(struct control *ctl, const struct config *cfg, struct queue *q,
+    void (*sessions)(void *, uint64_t *, uint64_t *), json_t *(*delivery)(void *), void *arg)
+{
 	struct cs *cs = xcalloc(1, sizeof(*cs));
 
+	cs->delivery = delivery;
 	cs->cfg = cfg;
 	cs->q = q;
 	cs->sessions = sessions;

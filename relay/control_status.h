@@ -2,12 +2,14 @@
  * control_status.h: the "status" command of the control socket:
  *   {"version","pid","started","uptime","hostname","listen":["127.0.0.1:2525"],
  *    "queue":{"messages","recipients_pending","held","deferred"},
- *    "sessions":{"current","total"}}
+ *    "sessions":{"current","total"}, "delivery":{...} when the daemon delivers}
  */
 #ifndef RELAY_CONTROL_STATUS_H
 #define RELAY_CONTROL_STATUS_H
 
 #include <stdint.h>
+
+#include <jansson.h>
 
 struct config;
 struct control;
@@ -21,5 +23,9 @@ struct queue;
 void	control_status_register(struct control *, const struct config *,
 	    struct queue *, void (*sessions)(void *arg, uint64_t *now, uint64_t *total),
 	    void *arg);
+/* The same, and delivery (may be NULL) gives the "delivery" object or NULL. */
+void	control_status_register_ext(struct control *, const struct config *,
+	    struct queue *, void (*sessions)(void *arg, uint64_t *now, uint64_t *total),
+	    json_t *(*delivery)(void *arg), void *arg);
 
 #endif

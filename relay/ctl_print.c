@@ -75,7 +75,7 @@ int
 ctl_print_status(const json_t *o, FILE *fp)
 {
 	const json_t	*q = json_object_get(o, "queue"), *s = json_object_get(o, "sessions");
-	const json_t	*l = json_object_get(o, "listen");
+	const json_t	*l = json_object_get(o, "listen"), *d;
 	char		 up[32], since[64];
 	size_t		 i;
 
@@ -95,6 +95,18 @@ ctl_print_status(const json_t *o, FILE *fp)
 	    cp_int(q, "recipients_pending"), cp_int(q, "held"), cp_int(q, "deferred"));
 	fprintf(fp, "sessions:   %" PRIu64 " open, %" PRIu64 " since start\n",
 	    cp_int(s, "current"), cp_int(s, "total"));
+	if (json_is_object(d = json_object_get(o, "delivery"))) {
+		fprintf(fp, "delivery:   %" PRIu64 " attempts, %" PRIu64 " delivered, %" PRIu64
+		    " deferred, %" PRIu64 " bounced, %" PRIu64 " messages in delivery\n",
+		    cp_int(d, "attempts"), cp_int(d, "delivered"), cp_int(d, "deferred"),
+		    cp_int(d, "bounced"), cp_int(d, "in_flight"));
+		fprintf(fp, "outbound:   %" PRIu64 " connections open (%" PRIu64 " idle), %" PRIu64
+		    " since start, %" PRIu64 " TLS handshakes, %.1f messages per handshake\n",
+		    cp_int(d, "sessions_open"), cp_int(d, "sessions_idle"),
+		    cp_int(d, "connections"), cp_int(d, "handshakes"),
+		    cp_int(d, "handshakes") > 0 ? (double)cp_int(d, "tls_transactions") /
+		    (double)cp_int(d, "handshakes") : 0.0);
+	}
 	return 0;
 }
 
@@ -238,5 +250,23 @@ ctl_unbase64(const char *s, unsigned char **out, size_t *outlen)
 	}
 	*out = o;
 	*outlen = n;
+	return 0;
+}
+
+int
+ctl_print_tls(const json_t *o, FILE *fp)
+{
+	const json_t	*a = json_object_get(o, "counts"), *e;
+	size_t		 i;
+
+	if (!json_is_array(a))
+		return -1;
+	fprintf(fp, "TLS report counters of %s (UTC)\n", cp_str(o, "day"));
+	for (i = 0; i < json_array_size(a); i++) {
+		e = json_array_get(a, i);
+		fprintf(fp, "%-30s %-15s %-30s %-26s %" PRIu64 "\n", cp_str(e, "policy_domain"),
+		    cp_str(e, "policy_type"), *cp_str(e, "mx_host") != '\0' ?
+		    cp_str(e, "mx_host") : "-", cp_str(e, "result"), cp_int(e, "count"));
+	}
 	return 0;
 }

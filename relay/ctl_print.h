@@ -14,6 +14,8 @@ int	ctl_print_status(const json_t *, FILE *);
 /* mailq-like: one line per message, one indented line per recipient. */
 int	ctl_print_list(const json_t *, FILE *);
 int	ctl_print_show(const json_t *, FILE *);
+/* tls counts: one line per counter. */
+int	ctl_print_tls(const json_t *, FILE *);
 /* The stored message with CRLF turned into LF (base64 decoded if need be). */
 int	ctl_print_cat(const json_t *, FILE *);
 /* "ID: held" and the like; verb names what was done. */

@@ -21,20 +21,25 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
+#include "policy/policy.h"
 #include "queue/queue.h"
 #include "relay/config.h"
 #include "relay/control.h"
+#include "relay/control_delivery.h"
 #include "relay/control_policy.h"
 #include "relay/control_queue.h"
 #include "relay/control_status.h"
+#include "relay/delivery.h"
 #include "relay/smtp_server.h"
+#include "relay/tls_client.h"
 
 #define MAX_OVERRIDES	64
+#define TLS_CACHE_HOSTS	1024	/* MX hosts whose TLS sessions are kept for resumption */
 /*
  * What this build does, for scripts and the lab's scenarios (stsrelayd -V):
  * a scenario that needs outbound delivery skips until "delivery" is listed.
  */
-#define RELAY_FEATURES	" accept spool control starttls auth"
+#define RELAY_FEATURES	" accept spool control starttls auth delivery"
 
 struct relay {
 	struct config		 cfg;
@@ -43,6 +48,8 @@ struct relay {
 	struct queue		*queue;
 	struct control		*control;
 	struct policy		*policy;
+	struct tls_client	*tls;
+	struct delivery		*delivery;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	int			 stopping;
 };
@@ -200,6 +207,49 @@ relay_sessions(void *arg, uint64_t *now, uint64_t *total)
 	*total = st.sessions_total;
 }
 
+/* The policy engine, the outbound TLS context and the orchestrator. */
+static int
+relay_start_delivery(struct relay *r)
+{
+	const struct config	*c = &r->cfg;
+	struct policy_params	 pp;
+	struct delivery_params	 dp;
+	char			 err[512];
+
+	control_policy_params(c, &pp);
+	if ((r->policy = policy_new(r->base, queue_dbenv(r->queue), &pp)) == NULL) {
+		log_warnx("cannot start the MTA-STS policy engine");
+		return -1;
+	}
+	control_policy_register(r->control, r->policy);
+	r->tls = tls_client_new(c->ca_bundle != NULL && c->ca_bundle[0] != '\0' ?
+	    c->ca_bundle : NULL, TLS_CACHE_HOSTS, err, sizeof(err));
+	if (r->tls == NULL) {
+		log_warnx("outbound TLS: %s", err);
+		return -1;
+	}
+	if (c->delivery_concurrency == 0) {
+		log_info("delivery is off (delivery_concurrency = 0): mail stays queued");
+		return 0;
+	}
+	memset(&dp, 0, sizeof(dp));
+	dp.helo_name = c->hostname;
+	dp.port = (unsigned)c->delivery_port;
+	dp.concurrency = (size_t)c->delivery_concurrency;
+	dp.per_domain = (size_t)c->delivery_concurrency_per_domain;
+	dp.idle_ms = (unsigned)(c->delivery_idle_timeout * 1000);
+	r->delivery = delivery_new(r->base, r->queue, r->policy, r->tls, &dp);
+	return 0;
+}
+
+static json_t *
+relay_delivery_status(void *arg)
+{
+	struct relay *r = arg;
+
+	return control_delivery_json(r->delivery);
+}
+
 static int
 relay_start(struct relay *r)
 {
@@ -222,22 +272,18 @@ relay_start(struct relay *r)
 		return -1;
 	}
 	queue_set_batch_max(r->queue, (size_t)r->cfg.spool_commit_batch);
+	if (r->cfg.hostname != NULL && r->cfg.hostname[0] != '\0')
+		queue_set_hostname(r->queue, r->cfg.hostname);
 	if ((r->control = control_new(r->base, r->cfg.control_socket, err, sizeof(err))) == NULL) {
 		log_warnx("control socket %s: %s", r->cfg.control_socket, err);
 		return -1;
 	}
 	control_queue_register(r->control, r->queue);
-	control_status_register(r->control, &r->cfg, r->queue, relay_sessions, r);
-	if (r->policy == NULL) {
-		struct policy_params pp;
-
-		control_policy_params(&r->cfg, &pp);
-		if ((r->policy = policy_new(r->base, queue_dbenv(r->queue), &pp)) == NULL)
-			return -1;
-	}
-	control_policy_register(r->control, r->policy);
+	control_delivery_register(r->control, r->queue);
+	control_status_register_ext(r->control, &r->cfg, r->queue, relay_sessions,
+	    relay_delivery_status, r);
 	smtp_server_start(r->smtp, r->queue);
-	return 0;
+	return relay_start_delivery(r);
 }
 
 static void
@@ -260,7 +306,13 @@ relay_free(struct relay *r)
 		smtp_server_free(r->smtp);
 	if (r->control != NULL)
 		control_free(r->control);
-	policy_free(r->policy);
+	/* messages in delivery go back to the queue; policy.db closes before the spool */
+	if (r->delivery != NULL)
+		delivery_free(r->delivery);
+	if (r->policy != NULL)
+		policy_free(r->policy);
+	if (r->tls != NULL)
+		tls_client_free(r->tls);
 	if (r->queue != NULL)
 		queue_close(r->queue);
 	if (r->ev_term != NULL)

@@ -34,6 +34,7 @@ enum ctl_out {
 	CTL_OUT_SHOW,
 	CTL_OUT_CAT,
 	CTL_OUT_DONE,
+	CTL_OUT_TLS,
 	CTL_OUT_CONFIG,		/* no daemon: print the configuration */
 	CTL_OUT_POLICY_CHECK,	/* exits 0 valid, 2 no policy, 1 error */
 	CTL_OUT_POLICY_SHOW,
@@ -68,6 +69,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "let a held message be delivered again" },
 	{ "queue flush", "queue.flush", 0, 1, " [ID]", CTL_OUT_DONE, "flushed",
 	  "attempt delivery now: every message not held, or one" },
+	{ "tls counts", "tls.counts", 0, 1, " [DAY]", CTL_OUT_TLS, NULL,
+	  "TLS report counters of a UTC day (default today)" },
 	{ "config", NULL, 0, 0, "", CTL_OUT_CONFIG, NULL,
 	  "check the configuration file and print every effective value" },
 	{ "policy check", "policy.check", 1, 1, " DOMAIN", CTL_OUT_POLICY_CHECK, NULL,
@@ -297,6 +300,9 @@ ctl_print(const struct ctl_cmd *c, const json_t *ans)
 		break;
 	case CTL_OUT_POLICY_FLUSH:
 		r = ctl_print_policy_flush(ans, fp);
+		break;
+	case CTL_OUT_TLS:
+		r = ctl_print_tls(ans, fp);
 		break;
 	default:
 		r = ctl_print_done(ans, c->verb, fp);

@@ -32,6 +32,7 @@ spool_directory = $T/spool
 control_socket = $T/control.sock
 run_as =
 log_level = info
+delivery_concurrency = 0
 CONF
 }
 

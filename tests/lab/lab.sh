@@ -27,6 +27,15 @@ lab_init() {
 
 # lab_cleanup: TERM every started pid, wait (bounded), KILL what is left.
 lab_cleanup() {
+	# the relay first: its connections close before the lab's servers exit
+	_r=${LAB_PID_relay:-}
+	if [ -n "$_r" ] && kill -TERM "$_r" 2>/dev/null; then
+		_n=0
+		while kill -0 "$_r" 2>/dev/null && [ $_n -lt 100 ]; do
+			sleep 0.05
+			_n=$((_n + 1))
+		done
+	fi
 	for _p in $LAB_PIDS; do kill -TERM "$_p" 2>/dev/null; done
 	_n=0
 	for _p in $LAB_PIDS; do

@@ -649,6 +649,9 @@ sink_tls_established(struct sink_session *s)
 	 */
 	s->helo[0] = '\0';
 	sink_set_state(s, SINK_S_READY);
+	/* the client's EHLO may have come with its Finished: read it now */
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+		sink_on_read(s->bev, s);
 }
 
 static void

@@ -1,0 +1,138 @@
+/*
+ * delivery_log.c: one key=value line per attempt and recipient group,
+ * starting with the queue id, as mail administrators grep them:
+ *   ID: to=<a@d.test>,<b@d.test> relay=mx.d.test[127.0.0.2]:25 delay=0.42
+ *     tls=TLSv1.3 cipher=... verified=yes policy=enforce source=fresh
+ *     status=sent (250 2.0.0 Ok)
+ * and the RFC 8460 counters (queue_tls_count) of every session. Only
+ * addresses, host names and reply texts are logged, never credentials.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/strutil.h"
+#include "relay/delivery_int.h"
+
+#define TO_MAX	1024	/* the to= list; longer ones end in ",..." */
+
+static const char *
+state_word(enum queue_rcpt_state st)
+{
+	switch (st) {
+	case QUEUE_RCPT_DELIVERED:
+		return "sent";
+	case QUEUE_RCPT_BOUNCED:
+		return "bounced";
+	case QUEUE_RCPT_DEFERRED:
+	case QUEUE_RCPT_PENDING:
+		break;
+	}
+	return "deferred";
+}
+
+static void
+to_add(char *to, const char *rcpt)
+{
+	char one[DLV_DOMAIN_MAX + 80];
+
+	snprintf(one, sizeof(one), "%s<%s>", to[0] != '\0' ? "," : "", rcpt);
+	if (strlen(to) + strlen(one) + 5 >= TO_MAX) {
+		if (strstr(to, ",...") == NULL)
+			strutil_lcat(to, ",...", TO_MAX);
+		return;
+	}
+	strutil_lcat(to, one, TO_MAX);
+}
+
+static void
+policy_fields(const struct dlv_group *g, char *buf, size_t len)
+{
+	if (g->pol == NULL) {
+		strutil_lcpy(buf, "policy=unknown", len);
+		return;
+	}
+	snprintf(buf, len, "policy=%s source=%s%s%s", policy_mode_name(g->pol->mode),
+	    policy_source_name(g->pol->source), g->violation[0] != '\0' ? " violation=" : "",
+	    g->violation);
+}
+
+static double
+delay_of(const struct dlv_group *g)
+{
+	return (double)(strutil_now_ms() - g->msg->start_ms) / 1000.0;
+}
+
+void
+dlv_log_verdict(struct dlv_group *g, const struct dlv_verdict *v)
+{
+	char	to[TO_MAX] = "", pf[200];
+	size_t	i;
+
+	for (i = 0; i < g->nrcpts; i++)
+		to_add(to, g->rcpts[i]);
+	policy_fields(g, pf, sizeof(pf));
+	log_info("%s: to=%s relay=%s delay=%.2f %s%s%s status=%s (%s)", g->msg->id, to,
+	    g->last_relay[0] != '\0' ? g->last_relay : "none", delay_of(g), pf,
+	    v->result[0] != '\0' ? " result=" : "", v->result, state_word(v->state), v->text);
+}
+
+static void
+log_line(struct dlv_group *g, const struct smtpc_outcome *o, const char *to,
+    enum queue_rcpt_state st, const char *text)
+{
+	char pf[200];
+
+	policy_fields(g, pf, sizeof(pf));
+	log_info("%s: to=%s relay=%s delay=%.2f tls=%s cipher=%s verified=%s %s status=%s (%s)",
+	    g->msg->id, to, o->relay, delay_of(g), o->tls ? o->tls_version : "none",
+	    o->tls ? o->tls_cipher : "-", o->verified ? "yes" : "no", pf, state_word(st), text);
+}
+
+void
+dlv_log_sent(struct dlv_group *g, const struct smtpc_outcome *o, const struct smtpc_result *res)
+{
+	struct dlv_msg	*m = g->msg;
+	char		 to[TO_MAX] = "", one[TO_MAX];
+	const char	*sent_text = NULL;
+	size_t		 i, ri;
+
+	for (i = 0; i < g->nrcpts && i < res->nrcpts; i++) {
+		ri = g->rcpt_idx[i];
+		if (m->res[ri].state != QUEUE_RCPT_DELIVERED)
+			continue;
+		to_add(to, g->rcpts[i]);
+		if (sent_text == NULL)
+			sent_text = m->reasons[ri];
+	}
+	if (sent_text != NULL)
+		log_line(g, o, to, QUEUE_RCPT_DELIVERED, sent_text);
+	for (i = 0; i < g->nrcpts && i < res->nrcpts; i++) {
+		ri = g->rcpt_idx[i];
+		if (m->res[ri].state == QUEUE_RCPT_DELIVERED)
+			continue;
+		one[0] = '\0';
+		to_add(one, g->rcpts[i]);
+		log_line(g, o, one, m->res[ri].state, m->reasons[ri] != NULL ? m->reasons[ri] : "");
+	}
+}
+
+void
+dlv_log_count(struct dlv_group *g, const struct smtpc_outcome *o)
+{
+	struct queue_tls_event	 ev;
+	const char		*result = dlv_tls_result(o, g->violation);
+	enum queue_status	 st;
+
+	if (result == NULL || g->pol == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.when = time(NULL);
+	ev.policy_domain = g->dom->name;
+	ev.policy_type = g->pol->mode == POLICY_MODE_ABSENT ? QUEUE_TLS_NO_POLICY : QUEUE_TLS_STS;
+	ev.mx_host = o->mx_host;
+	ev.result = result;
+	if ((st = queue_tls_count(g->d->q, &ev, 1)) != QUEUE_OK)
+		log_debug("%s: TLS counter not kept: %s", g->msg->id, queue_strstatus(st));
+}

@@ -1,0 +1,178 @@
+/*
+ * delivery_route.c: where a recipient group may go. The domain's MTA-STS
+ * policy (policy_lookup, S1), its MX hosts in preference order or the
+ * implicit MX (S23), filtered by the policy (S22; enforce never contacts a
+ * host the policy does not name), then the addresses of each candidate in
+ * turn (IPv4 first). Before a group's bounce stands, a policy applied from
+ * the cache is looked up again (S21). The lookups themselves are in
+ * delivery_dns.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/strutil.h"
+#include "relay/delivery_int.h"
+
+static void	start_host(struct dlv_group *);
+
+/* A group-level verdict: every recipient takes it. */
+static void
+route_fail(struct dlv_group *g, const struct dlv_verdict *v)
+{
+	dlv_set_all(g, v, NULL);
+	dlv_log_verdict(g, v);
+	dlv_fail_backlog(g, v);
+	dlv_route_finish(g);
+}
+
+static void
+route_on_invalid(evutil_socket_t fd, short what, void *arg)
+{
+	struct dlv_group	*g = arg;
+	struct dlv_verdict	 v;
+
+	(void)fd;
+	(void)what;
+	memset(&v, 0, sizeof(v));
+	v.state = QUEUE_RCPT_BOUNCED;
+	snprintf(v.text, sizeof(v.text), "5.1.2 %s is not a valid domain name", g->dom->name);
+	route_fail(g, &v);
+}
+
+static void
+route_on_policy(const struct policy_result *r, void *arg)
+{
+	struct dlv_group	*g = arg;
+	struct dlv_verdict	 v;
+
+	g->pol = policy_result_dup(r);
+	if (r->mode == POLICY_MODE_TEMPFAIL) {
+		dlv_policy_tempfail(r, &v);
+		route_fail(g, &v);
+		return;
+	}
+	dlv_transition(g, DLV_G_MX);
+	dlv_dns_mx(g);
+}
+
+/* The candidates from an MX answer, then the first of them. */
+void
+dlv_route_on_mx(struct dlv_group *g, const struct resolver_mx_result *r)
+{
+	struct dlv_verdict v;
+
+	if (dlv_plan(g->dom->name, g->pol, r, g->cands, &g->ncands, &v) == -1) {
+		route_fail(g, &v);
+		return;
+	}
+	g->cand = 0;
+	start_host(g);
+}
+
+void
+dlv_route_start(struct dlv_group *g)
+{
+	struct timeval tv = { 0, 0 };
+
+	dlv_transition(g, DLV_G_POLICY);
+	if (policy_lookup(g->d->pol, g->dom->name, route_on_policy, g) == 0)
+		return;
+	if (event_base_once(g->d->base, -1, EV_TIMEOUT, route_on_invalid, g, &tv) == -1)
+		fatalx("dlv_route_start: event_base_once failed");
+}
+
+/* The current candidate's addresses (IPv4 first): try them. */
+void
+dlv_route_on_addrs(struct dlv_group *g, const struct dlv_addr *a, size_t n, int tempfail)
+{
+	if (n > DLV_MAX_ADDRS)
+		n = DLV_MAX_ADDRS;
+	memcpy(g->addrs, a, n * sizeof(a[0]));
+	g->naddrs = n;
+	if (n == 0) {
+		memset(&g->last, 0, sizeof(g->last));
+		g->last.state = QUEUE_RCPT_DEFERRED;
+		snprintf(g->last.text, sizeof(g->last.text), tempfail ?
+		    "4.4.3 address lookup of %s failed" : "4.4.4 %s has no address",
+		    g->cands[g->cand].host);
+		dlv_route_next_host(g);
+		return;
+	}
+	g->addr = 0;
+	dlv_attempt_next(g);
+}
+
+static void
+start_host(struct dlv_group *g)
+{
+	struct dlv_verdict v;
+
+	if (g->cand >= g->ncands) {
+		v = g->last;
+		if (v.text[0] == '\0') {
+			v.state = QUEUE_RCPT_DEFERRED;
+			strutil_lcpy(v.text, "4.4.1 no MX host could be reached", sizeof(v.text));
+		}
+		route_fail(g, &v);
+		return;
+	}
+	dlv_transition(g, DLV_G_ADDR);
+	g->naddrs = 0;
+	dlv_dns_addr(g, g->cands[g->cand].host);
+}
+
+void
+dlv_route_next_host(struct dlv_group *g)
+{
+	g->cand++;
+	start_host(g);
+}
+
+/* S21: the policy again; a changed id turns this group's bounces into deferrals. */
+static void
+route_on_recheck(const struct policy_result *r, void *arg)
+{
+	struct dlv_group	*g = arg;
+	struct dlv_msg		*m = g->msg;
+	char			 text[DLV_TEXT_MAX];
+	size_t			 i, ri;
+
+	if (!dlv_policy_changed(g->pol, r)) {
+		dlv_group_done(g);
+		return;
+	}
+	log_info("%s: S21: the MTA-STS policy of %s changed (id %s -> %s): "
+	    "deferring instead of bouncing", m->id, g->dom->name, g->pol->id, r->id);
+	for (i = 0; i < g->nrcpts; i++) {
+		ri = g->rcpt_idx[i];
+		if (m->res[ri].state != QUEUE_RCPT_BOUNCED)
+			continue;
+		snprintf(text, sizeof(text), "4.7.0 MTA-STS policy changed, will retry: %s",
+		    m->reasons[ri] != NULL ? m->reasons[ri] : "");
+		dlv_set_rcpt(g, i, QUEUE_RCPT_DEFERRED, text, m->remotes[ri]);
+	}
+	dlv_group_done(g);
+}
+
+void
+dlv_route_finish(struct dlv_group *g)
+{
+	struct dlv_msg	*m = g->msg;
+	size_t		 i;
+	int		 bounced = 0;
+
+	for (i = 0; i < g->nrcpts; i++)
+		if (m->res[g->rcpt_idx[i]].state == QUEUE_RCPT_BOUNCED)
+			bounced = 1;
+	if (!bounced || g->pol == NULL || g->pol->source != POLICY_SOURCE_CACHED ||
+	    (g->pol->mode != POLICY_MODE_ENFORCE && g->pol->mode != POLICY_MODE_TESTING)) {
+		dlv_group_done(g);
+		return;
+	}
+	dlv_transition(g, DLV_G_RECHECK);
+	if (policy_lookup(g->d->pol, g->dom->name, route_on_recheck, g) == -1)
+		dlv_group_done(g);
+}
