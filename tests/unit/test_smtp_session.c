@@ -85,6 +85,10 @@ test_basics(void)
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> FOO=BAR"), 555, "unknown MAIL parameter 555");
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=100001"), 552, "H7: SIZE over the limit at MAIL");
 	ok(strstr(c.reply, "552 5.3.4") != NULL, "H7/H9: 552 5.3.4");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=99999999999999999999"), 552,
+	    "H7: a 20-digit SIZE beyond 64 bits is over the limit: 552");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=18446744073709551617"), 552,
+	    "H7: SIZE of 2^64 + 1 does not wrap to 1: 552");
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=100000 BODY=8BITMIME"), 250, "MAIL with SIZE");
 	ok(strstr(c.reply, "250 2.1.0") != NULL, "H9: 250 2.1.0 to MAIL");
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test>"), 503, "nested MAIL 503");
