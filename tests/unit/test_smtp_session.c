@@ -110,6 +110,15 @@ test_basics(void)
 	ok(strstr(m, "\r\nSubject: hi\r\n\r\n.dot\r\nbody\r\n") != NULL, "body unstuffed");
 	is_str(hs.q.msgs[0].sender, "a@b.test", "envelope sender");
 	is_int(hs.q.msgs[0].flags, QUEUE_F_8BITMIME, "BODY=8BITMIME flag");
+	/* H8: a next hop must learn of 8-bit text the client did not declare */
+	is_int(transaction(&c, "Subject: caf\xc3\xa9\r\n\r\nx\r\n.\r\n", 24), 250,
+	    "8-bit text without BODY=8BITMIME is taken");
+	is_int(h_nmsgs(&hs) == 2 ? hs.q.msgs[1].flags : 0, QUEUE_F_8BITMIME,
+	    "H8: undeclared 8-bit text is stored as 8BITMIME");
+	is_int(transaction(&c, "Subject: plain\r\n\r\nx\r\n.\r\n", 24), 250,
+	    "7-bit text without BODY=8BITMIME is taken");
+	is_int(h_nmsgs(&hs) == 3 ? (int)hs.q.msgs[2].flags : -1, 0,
+	    "H8: 7-bit text without BODY= is stored as 7-bit");
 	is_int(h_cmd(&c, "QUIT"), 221, "QUIT 221");
 	ok(h_eof(&c), "closed after QUIT");
 	h_close(&c);
