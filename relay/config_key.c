@@ -472,7 +472,7 @@ void
 config_print(const struct config *cfg, FILE *fp)
 {
 	const struct ck	*c;
-	char		 item[NETADDR_STRLEN + 64];
+	char		 item[CK_STRMAX + NETADDR_STRLEN + 64];	/* a whole string value */
 	size_t		 i, n, col;
 	int		 k;
 

@@ -400,6 +400,26 @@ test_round_trip(void)
 	free(pa);
 	config_free(&a);
 
+	/* a string of the longest length a key takes (160) prints whole */
+	{
+		char	 text[300], want[320], path160[161];
+
+		memset(path160, 'p', 160);
+		path160[0] = '/';
+		path160[160] = '\0';
+		snprintf(text, sizeof(text), "pid_file = %s\n", path160);
+		snprintf(want, sizeof(want), "\n%s", text);
+		if (!ok((err = load(text, NULL, 0, &a)) == NULL, "round trip: a 160-character path loads"))
+			diag("%s", err);
+		else {
+			pa = print_to_string(&a);
+			ok(pa != NULL && strstr(pa, want) != NULL,
+			    "print: a 160-character value is printed whole, not cut");
+			free(pa);
+			config_free(&a);
+		}
+	}
+
 	ok(load(NULL, NULL, 0, &a) == NULL, "round trip: defaults");
 	pa = print_to_string(&a);
 	ok(load(pa, NULL, 0, &b) == NULL, "round trip: printed defaults parse back");
