@@ -268,6 +268,9 @@ ck_set_string(struct config *cfg, const struct ck *c, const char *v, char *msg, 
 		    (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
 			return ck_bad(c, v, msg, len, "is not a host name");
 	}
+	/* inih reads ';' after a blank as a comment: config_print() could not say it */
+	if (*v == ';' || strstr(v, " ;") != NULL || strstr(v, "\t;") != NULL)
+		return ck_bad(c, v, msg, len, "would read back as a comment");
 	if ((c->flags & CK_ABSPATH) && *v != '\0' && *v != '/')
 		return ck_bad(c, v, msg, len, "is not an absolute path");
 	free(*field);

@@ -400,6 +400,21 @@ test_round_trip(void)
 	free(pa);
 	config_free(&a);
 
+	/* found by fuzz_config: a value that would read back as a comment */
+	want_error("auth_credentials_file =;/etc/users\n", 1,
+	    "auth_credentials_file: \";/etc/users\" would read back as a comment",
+	    "a string value starting with ';' is refused (it would print as a comment)");
+	{
+		char		*o7[] = { "pid_file=/run/a ;b" };
+		struct config	 c7;
+
+		err = load(NULL, o7, 1, &c7);
+		ok(err != NULL && strstr(err, "would read back as a comment") != NULL,
+		    "-o with ' ;' in a string value is refused (the file could not say it)");
+		if (err == NULL)
+			config_free(&c7);
+	}
+
 	/* a string of the longest length a key takes (160) prints whole */
 	{
 		char	 text[300], want[320], path160[161];
