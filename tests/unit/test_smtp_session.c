@@ -153,6 +153,18 @@ test_pipelining(void)
 	ok(hs.q.msgs[1].nrcpts == 1 && strstr(hs.q.msgs[1].body, "\r\ntwo\r\n") != NULL &&
 	    strstr(hs.q.msgs[1].body, "one") == NULL, "second message: its own body");
 	h_close(&c);
+
+	/* QUIT in the middle of a pipelined transaction: nothing after it runs */
+	open_session(&c);
+	h_sends(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nQUIT\r\nDATA\r\n"
+	    "three\r\n.\r\n");
+	for (i = 0; i < 3; i++)
+		codes[i] = h_reply(&c);
+	ok(codes[0] == 250 && codes[1] == 250 && codes[2] == 221,
+	    "pipelined QUIT after RCPT: 250 250 221");
+	ok(h_eof(&c), "closed after the pipelined QUIT, nothing answered after it");
+	is_int(h_nmsgs(&hs), 2, "nothing after QUIT was stored");
+	h_close(&c);
 	h_stop(&hs);
 }
 
