@@ -24,7 +24,7 @@ struct auth {
 	size_t			 n;
 };
 
-/* Used for unknown users so that they cost as much as known ones. */
+/* Used for unknown users when the file has no user at all. */
 static const char dummy_setting[] = "$6$rounds=5000$stsrelaydummysal$";
 
 static int
@@ -183,10 +183,19 @@ auth_verify(const struct auth *a, const char *user, const char *pass)
 {
 	const struct auth_entry	*e = find(a, user);
 	struct crypt_data	*cd;
-	const char		*setting = e != NULL ? e->hash : dummy_setting;
+	const char		*setting;
 	char			*h;
 	int			 match = 0;
 
+	/*
+	 * An unknown user is hashed with a real user's setting (same method,
+	 * cost and salt length), so that the time of the answer does not tell
+	 * which names exist; the result never counts (e == NULL).
+	 */
+	if (e != NULL)
+		setting = e->hash;
+	else
+		setting = a->n > 0 ? a->v[0].hash : dummy_setting;
 	cd = xcalloc(1, sizeof(*cd));
 	h = crypt_r(pass, setting, cd);
 	if (e != NULL && h != NULL && h[0] == '$' && strlen(h) == strlen(e->hash) &&

@@ -82,25 +82,32 @@ cfg_read(char *str, int num, void *stream)
 	struct cfg_ctx	*ctx = stream;
 	char		 buf[CFG_READ_MAX];
 	const char	*p;
-	size_t		 len;
-	int		 c;
+	size_t		 len = 0;
+	int		 c, nul = 0;
 
-	if (fgets(buf, sizeof(buf), ctx->fp) == NULL) {
-		if (ferror(ctx->fp))
-			cfg_error(ctx, ctx->lineno + 1, "read error: %s", strerror(errno));
+	/* by octets, not fgets(): a NUL must not hide the rest of its line */
+	while ((c = getc(ctx->fp)) != EOF && c != '\n') {
+		if (c == '\0')
+			nul = 1;
+		if (len < sizeof(buf) - 1)
+			buf[len] = (char)c;
+		len++;
+	}
+	if (c == EOF && ferror(ctx->fp)) {
+		cfg_error(ctx, ctx->lineno + 1, "read error: %s", strerror(errno));
 		return NULL;
 	}
+	if (c == EOF && len == 0)
+		return NULL;
 	ctx->lineno++;
-	len = strlen(buf);
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	else if (len == sizeof(buf) - 1) {
-		while ((c = getc(ctx->fp)) != EOF && c != '\n')
-			len++;
-	}
-	if (len > 0 && buf[len - 1] == '\r')
+	buf[len < sizeof(buf) - 1 ? len : sizeof(buf) - 1] = '\0';
+	if (len > 0 && len < sizeof(buf) && buf[len - 1] == '\r')
 		buf[--len] = '\0';
 	str[0] = '\0';
+	if (nul) {
+		cfg_error(ctx, ctx->lineno, "NUL byte in the line");
+		return str;
+	}
 	if (num < 4 || len > (size_t)num - 4) {
 		cfg_error(ctx, ctx->lineno, "line too long (at most %d characters; "
 		    "continue a list on indented lines)", num - 4);

@@ -274,6 +274,9 @@ ck_set_string(struct config *cfg, const struct ck *c, const char *v, char *msg, 
 		    (*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')))
 			return ck_bad(c, v, msg, len, "is not a host name");
 	}
+	/* inih reads ';' after a blank as a comment: config_print() could not say it */
+	if (*v == ';' || strstr(v, " ;") != NULL || strstr(v, "\t;") != NULL)
+		return ck_bad(c, v, msg, len, "would read back as a comment");
 	if ((c->flags & CK_ABSPATH) && *v != '\0' && *v != '/')
 		return ck_bad(c, v, msg, len, "is not an absolute path");
 	free(*field);
@@ -478,7 +481,7 @@ void
 config_print(const struct config *cfg, FILE *fp)
 {
 	const struct ck	*c;
-	char		 item[NETADDR_STRLEN + 64];
+	char		 item[CK_STRMAX + NETADDR_STRLEN + 64];	/* a whole string value */
 	size_t		 i, n, col;
 	int		 k;
 

@@ -284,8 +284,11 @@ client_process(struct control_client *c)
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	char		*line;
 	size_t		 len;
+	int		 full = 0;
 
-	while (c->req == NULL && !c->closing) {
+	/* a client that does not read its answers gets no more (resumed in client_on_write) */
+	while (c->req == NULL && !c->closing &&
+	    !(full = evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_MAX_OUTPUT)) {
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) == NULL) {
 			if (evbuffer_get_length(in) > CONTROL_MAX_REQUEST)
 				client_fail(c, "request too large");
@@ -297,9 +300,9 @@ client_process(struct control_client *c)
 			client_dispatch(c, line, len);
 		free(line);
 	}
-	if (c->req != NULL || c->closing || c->eof)
+	if (c->req != NULL || c->closing || c->eof || full)
 		bufferevent_disable(c->bev, EV_READ);
-	if (c->req == NULL && c->eof)
+	if (c->req == NULL && c->eof && !full)
 		c->closing = 1;
 	if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		client_free(c);
@@ -330,6 +333,8 @@ client_on_write(struct bufferevent *bev, void *arg)
 
 	if (c->closing)
 		client_free(c);
+	else if (c->req == NULL)
+		event_active(c->resume, EV_READ, 0);	/* the answers are taken: read on */
 }
 
 static void

@@ -28,6 +28,7 @@ struct control_request;
 #define CONTROL_MAX_REQUEST	(64 * 1024)	/* bytes of one request line */
 #define CONTROL_MAX_CLIENTS	16		/* control connections at once */
 #define CONTROL_IDLE_TIMEOUT	60		/* seconds a client may stay silent */
+#define CONTROL_MAX_OUTPUT	(1024 * 1024)	/* answers not yet taken: read no more */
 
 typedef void (*control_handler)(struct control_request *, const json_t *args, void *arg);
 

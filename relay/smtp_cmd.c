@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -86,6 +87,32 @@ smtp_cmd_error(struct smtp_session *s)
 	}
 }
 
+/*
+ * The debug trace of a command line. Whatever the parser made of it, a line
+ * that reads as AUTH once leading blanks and controls are skipped shows no
+ * argument (credentials never reach logs), and a control character the
+ * client sent (a CR that would forge or hide a log line) shows as '?'.
+ */
+static void
+log_cmd(const struct smtp_session *s, const char *line, size_t len)
+{
+	char	buf[SMTP_LINE_MAX];
+	size_t	i;
+
+	if (log_get_level() < LOG_LVL_DEBUG)
+		return;
+	for (i = 0; i < len && ((unsigned char)line[i] <= 0x20 || line[i] == 0x7f); i++)
+		;
+	if (len - i >= 4 && strncasecmp(line + i, "AUTH", 4) == 0) {
+		log_debug("%s: <<< AUTH ...", s->addr);
+		return;
+	}
+	for (i = 0; i < len && i < sizeof(buf) - 1; i++)
+		buf[i] = (unsigned char)line[i] < 0x20 || line[i] == 0x7f ? '?' : line[i];
+	buf[i] = '\0';
+	log_debug("%s: <<< %s", s->addr, buf);
+}
+
 void
 smtp_cmd_line(struct smtp_session *s, char *line, size_t len)
 {
@@ -100,8 +127,8 @@ smtp_cmd_line(struct smtp_session *s, char *line, size_t len)
 		smtp_auth_line(s, line);
 		return;
 	}
+	log_cmd(s, line, len);
 	e = smtp_parse_cmd(line, len, &cmd);
-	log_debug("%s: <<< %s", s->addr, cmd.verb == SMTP_VERB_AUTH ? "AUTH ..." : line);
 	if (e != SMTP_PERR_OK) {
 		smtp_perr_reply(e, &code, &status, &text);
 		smtp_session_reply(s, code, status, "%s", text);

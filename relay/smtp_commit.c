@@ -161,6 +161,9 @@ smtp_cmd_data_end(struct smtp_session *s)
 		refused(s, r);
 		return;
 	}
+	/* H8: 8-bit text is 8BITMIME for the next hop, whether the client said so or not */
+	if (s->data->eightbit)
+		s->flags |= SMTP_F_8BIT;
 	free(s->data);
 	s->data = NULL;
 	if ((msg = evbuffer_new()) == NULL || add_received(s, msg) != 0 ||

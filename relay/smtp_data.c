@@ -148,6 +148,8 @@ content(struct stage *st, unsigned char c)
 		refuse(d, SMTP_DATA_NUL);
 		return;
 	}
+	if (c >= 0x80)
+		d->eightbit = 1;
 	header_octet(d, c);
 	emit(st, (char)c);
 }

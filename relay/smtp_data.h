@@ -38,6 +38,7 @@ struct smtp_data {
 	uint8_t			 in_header;
 	uint8_t			 hdrmatch;	/* "received:" octets matched, 0xff none */
 	uint8_t			 result;	/* enum smtp_data_result */
+	uint8_t			 eightbit;	/* an octet over 127 was seen (H8) */
 };
 
 void	smtp_data_init(struct smtp_data *, struct evbuffer *out,

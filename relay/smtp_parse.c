@@ -352,12 +352,13 @@ mail_param(const char *kw, size_t klen, const char *val, size_t vlen,
 		return SMTP_PERR_SYNTAX;
 	if (klen == 4 && strncasecmp(kw, "SIZE", 4) == 0) {
 		bit = 1;
-		if (val == NULL || vlen >= sizeof(num) || strspn(val, "0123456789") < vlen)
+		/* RFC 1870: size-value = 1*20DIGIT; one past 64 bits is over any limit (H7) */
+		if (val == NULL || vlen > 20 || strspn(val, "0123456789") < vlen)
 			return SMTP_PERR_PARAM_VALUE;
 		memcpy(num, val, vlen);
 		num[vlen] = '\0';
 		if (strutil_parse_uint(num, &m->size) != 0)
-			return SMTP_PERR_PARAM_VALUE;
+			m->size = UINT64_MAX;
 		m->has_size = 1;
 	} else if (klen == 4 && strncasecmp(kw, "BODY", 4) == 0) {
 		bit = 2;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -166,6 +167,65 @@ test_file(void)
 	ok(auth_load(err, text, sizeof(text)) == NULL, "missing file refused");
 }
 
+/* Microseconds of the slowest of the faster two of three checks. */
+static uint64_t
+verify_us(const struct auth *a, const char *user)
+{
+	struct timespec	t0, t1;
+	uint64_t	us[3], tmp;
+	int		i, j;
+
+	for (i = 0; i < 3; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		(void)auth_verify(a, user, "not the password");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		us[i] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+		    (uint64_t)(t1.tv_nsec / 1000) - (uint64_t)(t0.tv_nsec / 1000);
+	}
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (us[j] < us[i]) {
+				tmp = us[i];
+				us[i] = us[j];
+				us[j] = tmp;
+			}
+	return us[1];
+}
+
+/*
+ * An unknown user must cost what a known one does, or the time of a 535
+ * tells which user names exist: with only yescrypt users, the check of an
+ * unknown name was a cheap sha512-crypt.
+ */
+static void
+test_timing(void)
+{
+	struct auth	*a;
+	char		 text[300], err[300];
+	const char	*y;
+	uint64_t	 known, unknown;
+
+	y = crypt("hunter2", crypt_gensalt("$y$", 0, NULL, 0));
+	if (y == NULL) {
+		ok(0, "libxcrypt makes a $y$ hash");
+		return;
+	}
+	snprintf(text, sizeof(text), "bob:%s\n", y);
+	if ((a = auth_load(write_file("timing", text, 0600), err, sizeof(err))) == NULL) {
+		ok(0, "credentials for the timing test load");
+		diag("%s", err);
+		return;
+	}
+	known = verify_us(a, "bob");
+	unknown = verify_us(a, "nobody");
+	ok(unknown * 3 >= known, "user enumeration: an unknown user costs as much as a known one");
+	diag("known user %llu us, unknown user %llu us", (unsigned long long)known,
+	    (unsigned long long)unknown);
+	ok(!auth_verify(a, "nobody", "hunter2"), "an unknown user with a known user's password "
+	    "is refused");
+	auth_free(a);
+}
+
 struct verdicts {
 	int	n;
 	int	ok[8];
@@ -256,6 +316,7 @@ main(void)
 	test_b64();
 	test_plain();
 	test_file();
+	test_timing();
 	test_worker();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -26,6 +26,19 @@ write_conf(const char *text)
 	return path;
 }
 
+/* The same for text with NUL bytes in it. */
+static const char *
+write_conf_bytes(const char *text, size_t len)
+{
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/c%d.conf", dir, nfile++);
+	if ((fp = fopen(path, "w")) == NULL || fwrite(text, 1, len, fp) != len ||
+	    fclose(fp) != 0)
+		bail_out();
+	return path;
+}
+
 static void
 bail_out(void)
 {
@@ -74,6 +87,42 @@ want_good(const char *text, const char *name)
 		diag("got error \"%s\"", err);
 	else
 		config_free(&cfg);
+}
+
+/* A NUL byte must not hide the rest of its line (nor shift the line count). */
+static void
+test_nul(void)
+{
+	static const char	t1[] = "client_networks = 10.0.0.0/8\0 192.0.2.0/24\nmax_errors = 5\n";
+	char			t2[1200], err[600], want[400];
+	struct config		cfg;
+	size_t			len;
+
+	if (config_load(&cfg, write_conf_bytes(t1, sizeof(t1) - 1), NULL, 0, err,
+	    sizeof(err)) == 0) {
+		ok(0, "a NUL byte in a line is refused");
+		diag("loaded with %zu client networks", cfg.nclient_networks);
+		config_free(&cfg);
+	} else {
+		snprintf(want, sizeof(want), "%s:1: NUL byte", path);
+		if (!ok(strncmp(err, want, strlen(want)) == 0, "a NUL byte in a line is refused"))
+			diag("got \"%s\", want it to start with \"%s\"", err, want);
+	}
+	/* past the line buffer: what follows the NUL must not become a line of its own */
+	memset(t2, 0, sizeof(t2));
+	len = (size_t)snprintf(t2, sizeof(t2), "max_errors = 5");
+	len = 1100;
+	memcpy(t2 + len, "x\nlog_level = debug\n", 21);
+	len += 21;
+	if (config_load(&cfg, write_conf_bytes(t2, len), NULL, 0, err, sizeof(err)) == 0) {
+		ok(0, "NUL bytes over a long line are refused");
+		config_free(&cfg);
+	} else {
+		snprintf(want, sizeof(want), "%s:1: ", path);
+		if (!ok(strncmp(err, want, strlen(want)) == 0,
+		    "NUL bytes over a long line are refused at line 1"))
+			diag("got \"%s\"", err);
+	}
 }
 
 static void
@@ -351,6 +400,41 @@ test_round_trip(void)
 	free(pa);
 	config_free(&a);
 
+	/* found by fuzz_config: a value that would read back as a comment */
+	want_error("auth_credentials_file =;/etc/users\n", 1,
+	    "auth_credentials_file: \";/etc/users\" would read back as a comment",
+	    "a string value starting with ';' is refused (it would print as a comment)");
+	{
+		char		*o7[] = { "pid_file=/run/a ;b" };
+		struct config	 c7;
+
+		err = load(NULL, o7, 1, &c7);
+		ok(err != NULL && strstr(err, "would read back as a comment") != NULL,
+		    "-o with ' ;' in a string value is refused (the file could not say it)");
+		if (err == NULL)
+			config_free(&c7);
+	}
+
+	/* a string of the longest length a key takes (160) prints whole */
+	{
+		char	 text[300], want[320], path160[161];
+
+		memset(path160, 'p', 160);
+		path160[0] = '/';
+		path160[160] = '\0';
+		snprintf(text, sizeof(text), "pid_file = %s\n", path160);
+		snprintf(want, sizeof(want), "\n%s", text);
+		if (!ok((err = load(text, NULL, 0, &a)) == NULL, "round trip: a 160-character path loads"))
+			diag("%s", err);
+		else {
+			pa = print_to_string(&a);
+			ok(pa != NULL && strstr(pa, want) != NULL,
+			    "print: a 160-character value is printed whole, not cut");
+			free(pa);
+			config_free(&a);
+		}
+	}
+
 	ok(load(NULL, NULL, 0, &a) == NULL, "round trip: defaults");
 	pa = print_to_string(&a);
 	ok(load(pa, NULL, 0, &b) == NULL, "round trip: printed defaults parse back");
@@ -442,6 +526,7 @@ main(void)
 	if (mkdtemp(dir) == NULL)
 		bail_out();
 	test_defaults();
+	test_nul();
 	test_types();
 	test_lists();
 	test_file_errors();

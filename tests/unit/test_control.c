@@ -323,6 +323,54 @@ test_protocol(void)
 	close(fd);
 }
 
+/*
+ * A client that sends requests and never reads its answers: the daemon stops
+ * reading its requests once CONTROL_MAX_OUTPUT of answers wait, instead of
+ * piling up answers without bound; it goes on when the client reads.
+ */
+static void
+test_never_reads(void)
+{
+	static const char	 req[] = "{\"cmd\":\"help\"}\n";
+	const size_t		 cap = 4 * 1024 * 1024;
+	size_t			 sent = 0, want, got = 0, idle = 0;
+	ssize_t			 n;
+	json_t			*o;
+	char			 buf[64 * sizeof(req)];
+	size_t			 i;
+	int			 fd;
+
+	for (i = 0; i < 64; i++)
+		memcpy(buf + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	fd = ctl_connect();
+	while (sent < cap && idle < 200) {
+		n = send(fd, buf + sent % (sizeof(req) - 1), 64 * (sizeof(req) - 1) -
+		    sent % (sizeof(req) - 1), MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (size_t)n;
+			idle = 0;
+		} else {
+			idle++;
+			pump();
+		}
+	}
+	ok(sent < cap / 2, "bounds: a client that never reads cannot make the daemon read "
+	    "(and answer) without end");
+	if (sent >= cap / 2)
+		diag("the daemon took %zu bytes of requests from a client that reads nothing", sent);
+	want = sent / (sizeof(req) - 1);
+	while (got < want && (o = recv_json(fd)) != NULL) {
+		if (!is_ok(o)) {
+			json_decref(o);
+			break;
+		}
+		got++;
+		json_decref(o);
+	}
+	is_int(got, want, "bounds: once the client reads, every request is answered");
+	close(fd);
+}
+
 static void
 test_queue(void)
 {
@@ -518,6 +566,7 @@ main(void)
 	test_socket();
 	test_stale();
 	test_protocol();
+	test_never_reads();
 	test_queue();
 	test_status();
 	test_late();

@@ -85,6 +85,10 @@ test_basics(void)
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> FOO=BAR"), 555, "unknown MAIL parameter 555");
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=100001"), 552, "H7: SIZE over the limit at MAIL");
 	ok(strstr(c.reply, "552 5.3.4") != NULL, "H7/H9: 552 5.3.4");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=99999999999999999999"), 552,
+	    "H7: a 20-digit SIZE beyond 64 bits is over the limit: 552");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=18446744073709551617"), 552,
+	    "H7: SIZE of 2^64 + 1 does not wrap to 1: 552");
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test> SIZE=100000 BODY=8BITMIME"), 250, "MAIL with SIZE");
 	ok(strstr(c.reply, "250 2.1.0") != NULL, "H9: 250 2.1.0 to MAIL");
 	is_int(h_cmd(&c, "MAIL FROM:<a@b.test>"), 503, "nested MAIL 503");
@@ -106,6 +110,15 @@ test_basics(void)
 	ok(strstr(m, "\r\nSubject: hi\r\n\r\n.dot\r\nbody\r\n") != NULL, "body unstuffed");
 	is_str(hs.q.msgs[0].sender, "a@b.test", "envelope sender");
 	is_int(hs.q.msgs[0].flags, QUEUE_F_8BITMIME, "BODY=8BITMIME flag");
+	/* H8: a next hop must learn of 8-bit text the client did not declare */
+	is_int(transaction(&c, "Subject: caf\xc3\xa9\r\n\r\nx\r\n.\r\n", 24), 250,
+	    "8-bit text without BODY=8BITMIME is taken");
+	is_int(h_nmsgs(&hs) == 2 ? hs.q.msgs[1].flags : 0, QUEUE_F_8BITMIME,
+	    "H8: undeclared 8-bit text is stored as 8BITMIME");
+	is_int(transaction(&c, "Subject: plain\r\n\r\nx\r\n.\r\n", 24), 250,
+	    "7-bit text without BODY=8BITMIME is taken");
+	is_int(h_nmsgs(&hs) == 3 ? (int)hs.q.msgs[2].flags : -1, 0,
+	    "H8: 7-bit text without BODY= is stored as 7-bit");
 	is_int(h_cmd(&c, "QUIT"), 221, "QUIT 221");
 	ok(h_eof(&c), "closed after QUIT");
 	h_close(&c);
@@ -139,6 +152,18 @@ test_pipelining(void)
 	ok(strstr(hs.q.msgs[0].body, "\tfor <") == NULL, "no 'for' with several recipients");
 	ok(hs.q.msgs[1].nrcpts == 1 && strstr(hs.q.msgs[1].body, "\r\ntwo\r\n") != NULL &&
 	    strstr(hs.q.msgs[1].body, "one") == NULL, "second message: its own body");
+	h_close(&c);
+
+	/* QUIT in the middle of a pipelined transaction: nothing after it runs */
+	open_session(&c);
+	h_sends(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nQUIT\r\nDATA\r\n"
+	    "three\r\n.\r\n");
+	for (i = 0; i < 3; i++)
+		codes[i] = h_reply(&c);
+	ok(codes[0] == 250 && codes[1] == 250 && codes[2] == 221,
+	    "pipelined QUIT after RCPT: 250 250 221");
+	ok(h_eof(&c), "closed after the pipelined QUIT, nothing answered after it");
+	is_int(h_nmsgs(&hs), 2, "nothing after QUIT was stored");
 	h_close(&c);
 	h_stop(&hs);
 }

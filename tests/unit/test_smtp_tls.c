@@ -154,6 +154,14 @@ test_auth_plain(void)
 	ok(strstr(m, " with ESMTPSA id ") != NULL, "Received: says ESMTPSA");
 	ok(strstr(m, "\r\n\t(using TLSv1.3 with cipher ") != NULL, "Received: names the TLS version and cipher");
 	is_str(hs.q.msgs[0].auth_user, "alice", "envelope carries the authenticated user");
+	/* RFC 4954 4: authentication lasts the session; RSET and EHLO keep it */
+	is_int(h_cmd(&c, "RSET"), 250, "RSET after AUTH");
+	is_int(h_cmd(&c, "EHLO client.test"), 250, "EHLO after AUTH");
+	ok(strstr(c.reply, "AUTH") == NULL, "no AUTH offered once authenticated");
+	is_int(h_cmd(&c, "MAIL FROM:<a@b.test>"), 250, "MAIL after RSET");
+	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 250, "H5: authentication survives RSET and EHLO");
+	is_int(h_cmd(&c, "RSET"), 250, "RSET");
+	is_int(h_cmd(&c, "STARTTLS"), 503, "H3: a second STARTTLS is refused");
 	h_close(&c);
 }
 
