@@ -265,9 +265,13 @@ content_span(const struct smtp_data *d, const unsigned char *p, size_t len)
 static void
 content_run(struct stage *st, const unsigned char *p, size_t n)
 {
-	struct smtp_data *d = st->d;
+	struct smtp_data	*d = st->d;
+	size_t			 i;
 
 	d->linelen += (uint32_t)n;
+	for (i = 0; !d->eightbit && i < n; i++)
+		if (p[i] >= 0x80)
+			d->eightbit = 1;	/* H8: undeclared 8-bit text */
 	if (d->result != SMTP_DATA_OK)
 		return;
 	d->size += n;

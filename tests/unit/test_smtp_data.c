@@ -14,6 +14,7 @@ struct run {
 	enum smtp_data_result	 result;
 	char			*out;
 	size_t			 outlen;
+	int			 eightbit;
 };
 
 /* Feed in chunks of `chunk` octets (0 = all at once). */
@@ -38,6 +39,7 @@ feed(const char *in, size_t len, size_t chunk, uint64_t limit, uint64_t maxrcvd)
 	}
 	r.used = off;
 	r.result = smtp_data_result(&d);
+	r.eightbit = d.eightbit;
 	r.outlen = evbuffer_get_length(out);
 	r.out = calloc(1, r.outlen + 1);
 	evbuffer_remove(out, r.out, r.outlen);
@@ -201,6 +203,39 @@ test_replies(void)
 	ok(code == 554 && strcmp(st, "5.4.6") == 0, "H10/H9: loop is 554 5.4.6");
 }
 
+/*
+ * H8: an octet over 127 marks the message 8-bit, whether it arrives inside a
+ * run of plain content (taken in one step), in a header name being matched,
+ * or octet by octet.
+ */
+static void
+test_eightbit(void)
+{
+	static const struct { const char *in; int want; const char *name; } t[] = {
+		{ "Subject: plain\r\n\r\nabc def\r\n.\r\n", 0, "7-bit text" },
+		{ "Subject: plain\r\n\r\nabc d\xc3\xa9" "f ghi\r\n.\r\n", 1,
+		    "an 8-bit octet inside a line of the body" },
+		{ "Subject: caf\xc3\xa9 au lait\r\n\r\nx\r\n.\r\n", 1,
+		    "an 8-bit octet in a header value" },
+		{ "R\xc3\xa9" "ceived: x\r\n\r\nx\r\n.\r\n", 1,
+		    "an 8-bit octet in a header name being matched" },
+	};
+	char	name[160];
+	size_t	i, c;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		for (c = 0; ; c++) {
+			struct run r = feed(t[i].in, strlen(t[i].in), chunks[c], 0, 50);
+
+			snprintf(name, sizeof(name), "H8: %s, chunks of %zu: 8-bit %d",
+			    t[i].name, chunks[c], t[i].want);
+			is_int(r.eightbit, t[i].want, name);
+			free(r.out);
+			if (chunks[c] == 0)
+				break;
+		}
+}
+
 int
 main(void)
 {
@@ -209,5 +244,6 @@ main(void)
 	test_limits();
 	test_hops();
 	test_replies();
+	test_eightbit();
 	return tap_done();
 }
