@@ -206,59 +206,6 @@ auth_verify(const struct auth *a, const char *user, const char *pass)
 	return match;
 }
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int
-auth_b64_decode(const char *in, size_t inlen, unsigned char *out, size_t outcap,
-    size_t *outlen)
-{
-	size_t		i, k, o = 0, pad;
-	int		v[4];
-	uint32_t	w;
-
-	*outlen = 0;
-	if (inlen % 4 != 0)
-		return -1;
-	for (i = 0; i < inlen; i += 4) {
-		pad = 0;
-		for (k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && i + 4 == inlen && k >= 2) {
-				v[k] = 0;
-				pad++;
-			} else if (pad > 0 || (v[k] = b64_value((unsigned char)in[i + k])) < 0)
-				return -1;
-		}
-		w = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) |
-		    (uint32_t)v[3];
-		if (o + 3 - pad > outcap)
-			return -1;
-		/* canonical: the bits under the padding are zero */
-		if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff)))
-			return -1;
-		out[o++] = (unsigned char)(w >> 16);
-		if (pad < 2)
-			out[o++] = (unsigned char)(w >> 8);
-		if (pad < 1)
-			out[o++] = (unsigned char)w;
-	}
-	*outlen = o;
-	return 0;
-}
-
 int
 auth_plain_split(const unsigned char *buf, size_t len, char *user, size_t ulen,
     char *pass, size_t plen)

@@ -22,9 +22,6 @@ size_t		 auth_count(const struct auth *);
 /* 1 when user exists and pass matches its hash, else 0. */
 int		 auth_verify(const struct auth *, const char *user, const char *pass);
 
-/* Strict base64 (RFC 4648, padded). Returns 0, or -1 on bad input or overflow. */
-int		 auth_b64_decode(const char *in, size_t inlen, unsigned char *out,
-		    size_t outcap, size_t *outlen);
 /*
  * SASL PLAIN: [authzid] NUL authcid NUL passwd. An authzid other than empty
  * or the authcid is refused (no proxy authorization). Returns 0 or -1.

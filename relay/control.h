@@ -64,8 +64,6 @@ const char	*control_request_cmd(const struct control_request *);
 const char	*control_arg_string(const json_t *args, const char *key);
 /* free(p) in control_free(): state that handlers share with the control. */
 void		 control_adopt(struct control *, void *);
-/* Base64 (RFC 4648) of len bytes, for bodies that are not UTF-8; free() it. */
-char		*control_base64(const void *, size_t);
 /*
  * A JSON string of any bytes: as they are when they are UTF-8, else with
  * every byte outside printable ASCII replaced by '?' (remote servers' reply

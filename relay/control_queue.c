@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "queue/queue.h"
@@ -155,7 +156,7 @@ cq_set_text(json_t *o, const char *key, const char *key_b64, const char *p, size
 		json_object_set_new(o, key, s);
 		return;
 	}
-	b64 = control_base64(p, len);
+	b64 = base64_encode(p, len);
 	json_object_set_new(o, key_b64, json_string(b64));
 	free(b64);
 }

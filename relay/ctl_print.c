@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/strutil.h"
+#include "common/base64.h"
 #include "common/xmalloc.h"
 #include "relay/ctl_print.h"
 
@@ -63,9 +64,14 @@ cp_text(const json_t *o, const char *key, FILE *fp)
 		return 0;
 	}
 	snprintf(b64key, sizeof(b64key), "%s_base64", key);
-	if ((v = json_object_get(o, b64key)) == NULL || !json_is_string(v) ||
-	    ctl_unbase64(json_string_value(v), &raw, &len) == -1)
+	if ((v = json_object_get(o, b64key)) == NULL || !json_is_string(v))
 		return -1;
+	raw = xmalloc(json_string_length(v) / 4 * 3 + 1);
+	if (base64_decode(json_string_value(v), json_string_length(v), raw,
+	    json_string_length(v) / 4 * 3, &len) == -1) {
+		free(raw);
+		return -1;
+	}
 	cp_lines((const char *)raw, len, fp);
 	free(raw);
 	return 0;
@@ -200,56 +206,6 @@ ctl_print_done(const json_t *o, const char *verb, FILE *fp)
 	const char *id = cp_str(o, "id");
 
 	fprintf(fp, "%s: %s\n", *id != '\0' ? id : "queue", verb);
-	return 0;
-}
-
-static int
-cp_b64val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int
-ctl_unbase64(const char *s, unsigned char **out, size_t *outlen)
-{
-	size_t		 len = strlen(s), i, n = 0;
-	unsigned char	*o;
-	uint32_t	 v;
-	int		 j, d, pad;
-
-	if (len % 4 != 0)
-		return -1;
-	o = xmalloc(len / 4 * 3 + 1);
-	for (i = 0; i < len; i += 4) {
-		for (v = 0, pad = 0, j = 0; j < 4; j++) {
-			if (s[i + j] == '=' && i + 4 == len && j >= 2 &&
-			    (j == 3 || s[i + 3] == '=')) {
-				pad++;
-				d = 0;
-			} else if ((d = cp_b64val(s[i + j])) == -1 || pad > 0) {
-				free(o);
-				return -1;
-			}
-			v = v << 6 | (uint32_t)d;
-		}
-		o[n++] = (unsigned char)(v >> 16);
-		if (pad < 2)
-			o[n++] = (unsigned char)(v >> 8);
-		if (pad < 1)
-			o[n++] = (unsigned char)v;
-	}
-	*out = o;
-	*outlen = n;
 	return 0;
 }
 

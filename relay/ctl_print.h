@@ -29,7 +29,5 @@ int	ctl_print_policy_flush(const json_t *, FILE *);
 /* The exit status a policy check answer asks for: 0 valid, 2 none, 1 error. */
 int	ctl_policy_exit(const json_t *);
 
-/* Decode base64 into a new buffer; -1 on bad input. */
-int	ctl_unbase64(const char *, unsigned char **, size_t *);
 
 #endif

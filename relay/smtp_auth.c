@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/base64.h"
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
@@ -80,7 +81,7 @@ decode(struct smtp_session *s, const char *in, unsigned char *out, size_t cap, s
 		*len = 0;
 		return 0;
 	}
-	if (auth_b64_decode(in, strlen(in), out, cap, len) == 0)
+	if (base64_decode(in, strlen(in), out, cap, len) == 0)
 		return 0;
 	explicit_bzero(out, cap);	/* whatever was decoded before the error */
 	free(s->auth_user);

@@ -1,4 +1,4 @@
-/* test_auth.c: base64, SASL PLAIN, the credentials file, checks off the loop. */
+/* test_auth.c: SASL PLAIN, the credentials file, checks off the loop. */
 #include <sys/stat.h>
 
 #include <crypt.h>
@@ -17,41 +17,6 @@
 #include "tests/tap.h"
 
 static char	dir[] = "/tmp/test_auth.XXXXXX";
-
-static void
-test_b64(void)
-{
-	static const struct { const char *in; int rc; const char *out; } t[] = {
-		{ "", 0, "" },
-		{ "YQ==", 0, "a" },
-		{ "YWI=", 0, "ab" },
-		{ "YWJj", 0, "abc" },
-		{ "AGFsaWNlAHMzY3JldA==", 0, "\0alice\0s3cret" },
-		{ "YQ=", -1, "" },
-		{ "Y===", -1, "" },
-		{ "=YWJ", -1, "" },
-		{ "YQ==YWJj", -1, "" },
-		{ "YR==", -1, "" },	/* non-zero bits under the padding */
-		{ "YW J", -1, "" },
-		{ "YW\nJ", -1, "" },
-		{ "YWJ*", -1, "" },
-	};
-	unsigned char	out[64];
-	size_t		i, len;
-	char		name[100];
-	int		rc;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		rc = auth_b64_decode(t[i].in, strlen(t[i].in), out, sizeof(out), &len);
-		snprintf(name, sizeof(name), "base64 case %zu: %s", i, t[i].rc ? "refused" : "decoded");
-		if (t[i].rc == 0)
-			ok(rc == 0 && len == (i == 4 ? 13 : strlen(t[i].out)) &&
-			    memcmp(out, t[i].out, len) == 0, name);
-		else
-			is_int(rc, -1, name);
-	}
-	is_int(auth_b64_decode("YWJj", 4, out, 2, &len), -1, "base64: output bound respected");
-}
 
 static void
 test_plain(void)
@@ -313,7 +278,6 @@ main(void)
 		printf("Bail out! mkdtemp\n");
 		return 1;
 	}
-	test_b64();
 	test_plain();
 	test_file();
 	test_timing();

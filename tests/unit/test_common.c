@@ -1,7 +1,9 @@
 /* test_common.c: networks, endpoints, durations, sizes, base32, lists. */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "common/netaddr.h"
 #include "common/strutil.h"
 #include "tests/tap.h"
@@ -128,9 +130,67 @@ test_strutil(void)
 	is_str(buf, "mixed.test", "lower");
 }
 
+/* RFC 4648 base64, strict (SASL in AUTH, bodies over the control socket). */
+static void
+test_base64(void)
+{
+	static const struct { const char *in; int rc; const char *out; } t[] = {
+		{ "", 0, "" },
+		{ "YQ==", 0, "a" },
+		{ "YWI=", 0, "ab" },
+		{ "YWJj", 0, "abc" },
+		{ "AGFsaWNlAHMzY3JldA==", 0, "\0alice\0s3cret" },
+		{ "YQ=", -1, "" },
+		{ "Y===", -1, "" },
+		{ "=YWJ", -1, "" },
+		{ "YQ==YWJj", -1, "" },
+		{ "YR==", -1, "" },	/* non-zero bits under the padding */
+		{ "YW J", -1, "" },
+		{ "YW\nJ", -1, "" },
+		{ "YWJ*", -1, "" },
+	};
+	unsigned char	out[64];
+	size_t		i, len;
+	char		name[100];
+	int		rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		rc = base64_decode(t[i].in, strlen(t[i].in), out, sizeof(out), &len);
+		snprintf(name, sizeof(name), "base64 case %zu: %s", i, t[i].rc ? "refused" : "decoded");
+		if (t[i].rc == 0)
+			ok(rc == 0 && len == (i == 4 ? 13 : strlen(t[i].out)) &&
+			    memcmp(out, t[i].out, len) == 0, name);
+		else
+			is_int(rc, -1, name);
+	}
+	is_int(base64_decode("YWJj", 4, out, 2, &len), -1, "base64: output bound respected");
+	for (i = 0; i <= 40; i++) {
+		unsigned char	 in[40];
+		char		*enc;
+		size_t		 k;
+
+		for (k = 0; k < i; k++)
+			in[k] = (unsigned char)(k * 37 + 11);
+		enc = base64_encode(in, i);
+		snprintf(name, sizeof(name), "base64: %zu bytes encode to %zu characters and back",
+		    i, (i + 2) / 3 * 4);
+		ok(strlen(enc) == (i + 2) / 3 * 4 &&
+		    base64_decode(enc, strlen(enc), out, sizeof(out), &len) == 0 &&
+		    len == i && memcmp(out, in, i) == 0, name);
+		free(enc);
+	}
+	{
+		char *enc = base64_encode("abc\0\xff", 5);
+
+		is_str(enc, "YWJjAP8=", "base64: binary bytes, one pad");
+		free(enc);
+	}
+}
+
 int
 main(void)
 {
+	test_base64();
 	test_cidr();
 	test_endpoint();
 	test_strutil();
