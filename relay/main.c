@@ -34,6 +34,8 @@
 #include "relay/tls_client.h"
 
 #define MAX_OVERRIDES	64
+#define SHUTDOWN_GRACE_MS 10000	/* sessions finishing their transaction */
+#define DRAIN_POLL_MS	100
 #define TLS_CACHE_HOSTS	1024	/* MX hosts whose TLS sessions are kept for resumption */
 /*
  * What this build does, for scripts and the lab's scenarios (stsrelayd -V):
@@ -52,6 +54,8 @@ struct relay {
 	struct delivery		*delivery;
 	struct event		*ev_term, *ev_int, *ev_hup;
 	int			 stopping;
+	struct event		*ev_drain;	/* shutdown: waits for sessions */
+	uint64_t		 drain_deadline; /* ms, monotonic */
 };
 
 static void __attribute__((noreturn))
@@ -176,6 +180,33 @@ write_pid_file(const char *path)
 	return 0;
 }
 
+/*
+ * Shutdown, after the listener stopped accepting: sessions in a transaction
+ * get their reply (the message is stored first) and then 421; the loop ends
+ * once none is left, or after SHUTDOWN_GRACE_MS.
+ */
+static void
+relay_on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay			*r = arg;
+	struct smtp_server_stats	 st;
+	struct timeval			 tv = { 0, DRAIN_POLL_MS * 1000 };
+
+	smtp_server_stats(r->smtp, &st);
+	if (st.sessions_now == 0) {
+		event_base_loopexit(r->base, NULL);
+		return;
+	}
+	if (strutil_now_ms() >= r->drain_deadline) {
+		log_warnx("%llu sessions still open after %d s: closing them",
+		    (unsigned long long)st.sessions_now, SHUTDOWN_GRACE_MS / 1000);
+		event_base_loopexit(r->base, NULL);
+		return;
+	}
+	if (evtimer_add(r->ev_drain, &tv) == -1)
+		fatalx("relay_on_drain: evtimer_add failed");
+}
+
 static void
 relay_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -193,7 +224,10 @@ relay_on_signal(evutil_socket_t sig, short what, void *arg)
 	r->stopping = 1;
 	log_info("signal %d: no longer accepting mail, shutting down", (int)sig);
 	smtp_server_stop(r->smtp);
-	event_base_loopexit(r->base, NULL);
+	r->drain_deadline = strutil_now_ms() + SHUTDOWN_GRACE_MS;
+	if ((r->ev_drain = evtimer_new(r->base, relay_on_drain, r)) == NULL)
+		fatalx("relay_on_signal: evtimer_new failed");
+	relay_on_drain(-1, 0, r);
 }
 
 static void
@@ -315,6 +349,8 @@ relay_free(struct relay *r)
 		tls_client_free(r->tls);
 	if (r->queue != NULL)
 		queue_close(r->queue);
+	if (r->ev_drain != NULL)
+		event_free(r->ev_drain);
 	if (r->ev_term != NULL)
 		event_free(r->ev_term);
 	if (r->ev_int != NULL)

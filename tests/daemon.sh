@@ -109,4 +109,30 @@ ok $? "H5: relay access denied with 5.7.1 outside client_networks"
 is "$(queue_ids | wc -l | tr -d ' ')" 1 "H5: nothing queued for the refused client"
 daemon_stop
 
+# SIGTERM while a client is in DATA: its message is stored and answered, then
+# the session gets 421 and the daemon exits 0 once no session is left.
+trap '' PIPE	# a write to a closed session fails, it does not end the test
+daemon_start
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'EHLO t\r\nMAIL FROM:<a@src.test>\r\nRCPT TO:<g@dst.test>\r\nDATA\r\n' >&5
+while IFS= read -r -t 5 line <&5; do case "$line" in 354*) break ;; esac; done
+printf 'Subject: in flight at shutdown\r\n\r\nbody\r\n' >&5
+kill -TERM "$DPID"
+wait_for 10 grep -q 'no longer accepting mail' "$T/daemon.log"
+ok $? "SIGTERM: the listener stops accepting"
+printf '.\r\n' >&5
+replies=$(timeout 10 cat <&5)
+exec 5>&-
+echo "$replies" | grep -q '^250 2.0.0 Ok: queued as'
+ok $? "SIGTERM: the message in DATA still gets its 250"
+echo "$replies" | grep -q '^421 4.3.2'
+ok $? "SIGTERM: then 421 4.3.2 and the session is closed"
+wait "$DPID"
+is "$?" 0 "SIGTERM: stsrelayd exits 0 once the session is done"
+DPID=
+daemon_start
+ctl queue list | grep -q 'g@dst.test'
+ok $? "SIGTERM: the message answered during shutdown is in the queue"
+daemon_stop
+
 done_testing
