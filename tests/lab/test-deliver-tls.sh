@@ -230,7 +230,7 @@ ok $? "log: relay, delay, tls and cipher fields"
 want_code() {
 	case $1 in
 	nostls|refuse) echo '4\.7\.4' ;;
-	*) echo '4\.7\.[45]' ;;
+	*) echo '4\.7\.5' ;;
 	esac
 }
 for v in $VARIANTS; do
