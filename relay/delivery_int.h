@@ -190,5 +190,6 @@ void		 dlv_log_verdict(struct dlv_group *, const struct dlv_verdict *);
 void		 dlv_log_sent(struct dlv_group *, const struct smtpc_outcome *,
 		    const struct smtpc_result *);
 void		 dlv_log_count(struct dlv_group *, const struct smtpc_outcome *);
+void		 dlv_log_policy_count(struct dlv_group *);
 
 #endif

@@ -22,7 +22,7 @@ LAB_PKI_NAMES="$LAB_PKI_NAMES mx.inject.test mx.strip.test mx.dead.test mx.rogue
 export LAB_PKI_NAMES
 lab_pki || bail "lab-pki.sh failed"
 P=$LAB_PKI
-POLICY_DOMAINS="good.test inject.test tstrip.test notinpol.test notinpol2.test tnotinpol.test
+POLICY_DOMAINS="good.test fetchfail.test inject.test tstrip.test notinpol.test notinpol2.test tnotinpol.test
   wc.test fallback.test none.test cache.test change.test txtfail.test reuse.test"
 for v in $VARIANTS; do POLICY_DOMAINS="$POLICY_DOMAINS $v.test t$v.test"; done
 WEBNAMES=
@@ -111,6 +111,7 @@ fallback.test MX 5 mx.dead.test
 fallback.test MX 10 mx.expired.test
 fallback.test MX 20 mx.good.test
 nopol.test MX 10 mx.good.test
+fetchfail.test MX 10 mx.self.test
 nopolself.test MX 10 mx.self.test
 nopolplain.test MX 10 mx.nostls.test
 nopolabort.test MX 10 mx.abort.test
@@ -179,6 +180,8 @@ policy tnotinpol.test testing mx.good.test
 policy wc.test enforce '*.d.test'
 policy fallback.test enforce mx.dead.test mx.expired.test mx.good.test
 policy none.test none
+# fetchfail.test publishes a TXT record, but its policy server answers 404
+printf 'host mta-sts.fetchfail.test\n  path /nothing-here\n' >>"$LAB_DIR/https.conf"
 policy change.test enforce mx.good.test
 lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
 # the second policy server, same port on 127.83.0.2 (an address other labs leave alone): change.test's new policy
@@ -211,7 +214,7 @@ send v@notinpol.test; send v@notinpol2.test; send v@tnotinpol.test; send v@wc.te
 send v@fallback.test
 send v@nopol.test; send v@nopolself.test; send v@nopolplain.test; send v@nopolabort.test
 send v@greet.test; send v@greet2.test
-send v@none.test; send v@txtfail.test; send v@nullmx.test; send v@nx.test; send v@servfail.test
+send v@fetchfail.test; send v@none.test; send v@txtfail.test; send v@nullmx.test; send v@nx.test; send v@servfail.test
 send v1@cache.test; send v1@change.test
 send ok@good.test,temp@good.test,gone@good.test "per-recipient"
 send a3@good.test,b3@nostls.test,c3@tnostls.test "three domains"
@@ -306,6 +309,8 @@ delivered v@nopolabort.test && record v@nopolabort.test | grep -q 'tls=none'
 ok $? "no policy, handshake aborted: delivered in plaintext on a new connection"
 delivered v@none.test && wait_line v@none.test sent && got v@none.test sent 'policy=none'
 ok $? "S29: mode none: delivered as without a policy (self-signed MX)"
+delivered v@fetchfail.test && wait_line v@fetchfail.test sent && got v@fetchfail.test sent 'policy=absent'
+ok $? "S12: TXT record but the policy fetch fails, nothing cached: delivered as without a policy"
 
 # DNS
 wait_line v@txtfail.test deferred && got v@txtfail.test deferred '\(4\.4\.3 '
@@ -365,7 +370,9 @@ $CTL tls counts >"$LAB_DIR/tls.out" 2>&1
 grep -Eq '^good\.test +sts +mx\.good\.test +success +[1-9]' "$LAB_DIR/tls.out" &&
     grep -Eq '^expired\.test +sts +mx\.expired\.test +certificate-expired +[1-9]' "$LAB_DIR/tls.out" &&
     grep -Eq '^nopol\.test +no-policy-found +mx\.good\.test +success +[1-9]' "$LAB_DIR/tls.out" &&
-    grep -Eq '^tnostls\.test +sts +mx\.nostls\.test +starttls-not-supported +[1-9]' "$LAB_DIR/tls.out"
+    grep -Eq '^tnostls\.test +sts +mx\.nostls\.test +starttls-not-supported +[1-9]' "$LAB_DIR/tls.out" &&
+    grep -Eq '^fetchfail\.test +no-policy-found +- +sts-policy-fetch-error +[1-9]' "$LAB_DIR/tls.out" &&
+    grep -Eq '^tabort\.test +sts +mx\.abort\.test +validation-failure +1$' "$LAB_DIR/tls.out"
 ok $? "R2: TLS report counters per policy domain, policy type, MX host and result (stsrelayctl tls counts)"
 $CTL tls counts 2020-13-x >/dev/null 2>&1
 [ $? -ne 0 ]
