@@ -18,11 +18,11 @@ VARIANTS="nostls refuse self expired notyet wrongname cnonly noint tls11 abort"
 LAB_PKI_NAMES="mx.cnonly.test mx.good.test mx.nostls.test mx.refuse.test mx.self.test"
 LAB_PKI_NAMES="$LAB_PKI_NAMES mx.expired.test mx.notyet.test mx.noint.test mx.tls11.test"
 LAB_PKI_NAMES="$LAB_PKI_NAMES mx.abort.test mx.rogue.test mx.alt.test mx.reuse.test"
-LAB_PKI_NAMES="$LAB_PKI_NAMES mx.inject.test mx.strip.test mx.dead.test mx.rogue2.test"
+LAB_PKI_NAMES="$LAB_PKI_NAMES mx.inject.test mx.strip.test mx.dead.test mx.rogue2.test mx.bulk.test"
 export LAB_PKI_NAMES
 lab_pki || bail "lab-pki.sh failed"
 P=$LAB_PKI
-POLICY_DOMAINS="good.test fetchfail.test mitmrefuse.test inject.test tstrip.test notinpol.test notinpol2.test tnotinpol.test
+POLICY_DOMAINS="good.test bulk.test fetchfail.test mitmrefuse.test inject.test tstrip.test notinpol.test notinpol2.test tnotinpol.test
   wc.test fallback.test none.test cache.test change.test txtfail.test reuse.test"
 for v in $VARIANTS; do POLICY_DOMAINS="$POLICY_DOMAINS $v.test t$v.test"; done
 WEBNAMES=
@@ -67,6 +67,7 @@ listen alt 127.0.0.24:0
 listen reuse 127.0.0.25:0
 listen busy 127.0.0.26:0
 greeting 421 4.3.2 too busy, try later
+listen bulk 127.0.0.28:0
 listen no8bit 127.0.0.27:0
 8bitmime no
 smtputf8 no
@@ -97,6 +98,8 @@ mx.alt.test A 127.0.0.24
 mx.reuse.test A 127.0.0.25
 mx.busy.test A 127.0.0.26
 mx.no8bit.test A 127.0.0.27
+mx.bulk.test A 127.0.0.28
+bulk.test MX 10 mx.bulk.test
 no8bit.test MX 10 mx.no8bit.test
 mx.mitmrefuse.test A 127.0.0.32
 mitmrefuse.test MX 10 mx.mitmrefuse.test
@@ -184,6 +187,7 @@ for d in good cache reuse txtfail; do policy "$d.test" enforce "mx.$d.test"; don
 policy cache.test enforce mx.good.test
 policy inject.test enforce mx.inject.test
 policy mitmrefuse.test enforce mx.mitmrefuse.test
+policy bulk.test enforce mx.bulk.test
 policy tstrip.test testing mx.strip.test
 policy notinpol.test enforce mx.good.test
 policy notinpol2.test enforce mx.good.test
@@ -417,6 +421,15 @@ ok $? "R2: TLS report counters per policy domain, policy type, MX host and resul
 $CTL tls counts 2020-13-x >/dev/null 2>&1
 [ $? -ne 0 ]
 ok $? "tls counts: a malformed day is refused"
+
+# a busy domain: 200 messages from 10 clients at once
+"$top_builddir/bench/smtp-load" -s "127.0.0.1:$LAB_RELAY_PORT" -c 10 -n 200 -z 1024 \
+    -f s@good.test -r b@bulk.test -T 60 >"$LAB_DIR/bulk.out" 2>&1
+lab_wait_count 'to=<b@bulk.test>' "$IDX" 200
+ok $? "a busy enforce domain: 200 messages delivered ($(grep -c 'to=<b@bulk.test>' "$IDX"))"
+nb=$(grep -c 'listener=bulk connect' "$SLOG")
+[ "$nb" -ge 1 ] && [ "$nb" -le 10 ] && ! grep 'to=<b@bulk.test>' "$IDX" | grep -vq 'tls=TLSv1\.[23] .*sni=mx\.bulk\.test'
+ok $? "reuse: over at most delivery_concurrency_per_domain (10) verified TLS connections ($nb)"
 
 for i in 1 2 3; do
 	send "r$i@reuse.test"
