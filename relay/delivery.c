@@ -5,7 +5,14 @@
  * global and a per-domain limit, round robin over the domains, so that a
  * slow or dead domain holds only its own share. When every group of a
  * message is over, its results go to the queue in one attempt.
+ *
+ * Messages held in memory are bounded too: a domain where nothing has been
+ * done for DLV_SLOW_MS (a tarpit that accepts connections and never
+ * answers) keeps only per_domain deliveries waiting; the others are
+ * deferred without an attempt, so that such a domain never fills the
+ * memory meant for all of them. A timer looks every DLV_TICK_MS.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +58,7 @@ domain_get(struct delivery *d, const char *name)
 		if (strcmp(dom->name, name) == 0)
 			return dom;
 	dom = xcalloc(1, sizeof(*dom));
+	dom->progress_ms = strutil_now_ms();
 	strutil_lcpy(dom->name, name, sizeof(dom->name));
 	TAILQ_INIT(&dom->waiting);
 	TAILQ_INSERT_TAIL(&d->domains, dom, entry);
@@ -184,6 +192,7 @@ dlv_group_done(struct dlv_group *g)
 
 	dlv_attempt_cancel(g);
 	dlv_transition(g, DLV_G_DONE);
+	dom->progress_ms = strutil_now_ms();
 	dom->active--;
 	d->active--;
 	g->dom = NULL;
@@ -191,6 +200,21 @@ dlv_group_done(struct dlv_group *g)
 	if (--m->left == 0)
 		msg_finish(d, m);
 	kick(d);
+}
+
+/* A waiting group of dom takes v without an attempt. */
+static void
+defer_waiting(struct delivery *d, struct dlv_domain *dom, struct dlv_group *w,
+    const struct dlv_verdict *v)
+{
+	TAILQ_REMOVE(&dom->waiting, w, entry);
+	dom->nwaiting--;
+	dom->active++;
+	d->active++;
+	w->start_ms = strutil_now_ms();
+	dlv_set_all(w, v, NULL);
+	dlv_log_verdict(w, v);
+	dlv_group_done(w);
 }
 
 /*
@@ -208,15 +232,36 @@ dlv_fail_backlog(struct dlv_group *g, const struct dlv_verdict *v)
 
 	if (v->state != QUEUE_RCPT_DEFERRED)
 		return;
-	while ((w = TAILQ_FIRST(&dom->waiting)) != NULL) {
-		TAILQ_REMOVE(&dom->waiting, w, entry);
-		dom->nwaiting--;
-		dom->active++;
-		d->active++;
-		w->start_ms = strutil_now_ms();
-		dlv_set_all(w, v, NULL);
-		dlv_log_verdict(w, v);
-		dlv_group_done(w);
+	while ((w = TAILQ_FIRST(&dom->waiting)) != NULL)
+		defer_waiting(d, dom, w, v);
+}
+
+/*
+ * A domain where nothing has been done for DLV_SLOW_MS keeps per_domain
+ * deliveries waiting (the oldest); the others are deferred now.
+ */
+static void
+shed_slow(struct delivery *d)
+{
+	struct dlv_domain	*dom;
+	struct dlv_group	*w;
+	struct dlv_verdict	 v;
+	uint64_t		 now = strutil_now_ms();
+
+	TAILQ_FOREACH(dom, &d->domains, entry) {
+		if (dom->active == 0 || dom->nwaiting <= d->p.per_domain ||
+		    now - dom->progress_ms < DLV_SLOW_MS)
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.state = QUEUE_RCPT_DEFERRED;
+		snprintf(v.text, sizeof(v.text), "4.4.5 no delivery to %s done for %u s, "
+		    "not tried now", dom->name, DLV_SLOW_MS / 1000);
+		log_info("%s: stuck for %u s: deferring %zu waiting deliveries", dom->name,
+		    DLV_SLOW_MS / 1000, dom->nwaiting - d->p.per_domain);
+		while (dom->nwaiting > d->p.per_domain) {
+			w = TAILQ_LAST(&dom->waiting, dlv_group_head);
+			defer_waiting(d, dom, w, &v);
+		}
 	}
 }
 
@@ -372,6 +417,7 @@ pump(struct delivery *d)
 	char	ids[TAKE_BATCH][QUEUE_ID_MAX];
 	size_t	max = d->p.concurrency * DLV_INTAKE, room, n, i;
 
+	shed_slow(d);
 	if (d->nmsgs > 0 && max - d->nmsgs < max / 4) {
 		schedule(d);
 		return;
@@ -399,6 +445,14 @@ dlv_on_pump(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+dlv_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pump(arg);
+}
+
+static void
 dlv_on_ready(void *arg)
 {
 	pump(arg);
@@ -409,6 +463,7 @@ delivery_new(struct event_base *base, struct queue *q, struct policy *pol,
     struct tls_client *tls, const struct delivery_params *p)
 {
 	struct delivery	*d = xcalloc(1, sizeof(*d));
+	struct timeval	 tv;
 	size_t		 i;
 
 	d->base = base;
@@ -434,8 +489,13 @@ delivery_new(struct event_base *base, struct queue *q, struct policy *pol,
 	TAILQ_INIT(&d->domains);
 	TAILQ_INIT(&d->idle);
 	TAILQ_INIT(&d->dns);
-	if ((d->ev_pump = event_new(base, -1, 0, dlv_on_pump, d)) == NULL)
+	if ((d->ev_pump = event_new(base, -1, 0, dlv_on_pump, d)) == NULL ||
+	    (d->ev_tick = event_new(base, -1, EV_PERSIST, dlv_on_tick, d)) == NULL)
 		fatalx("delivery_new: event_new failed");
+	tv.tv_sec = DLV_TICK_MS / 1000;
+	tv.tv_usec = (DLV_TICK_MS % 1000) * 1000;
+	if (event_add(d->ev_tick, &tv) == -1)
+		fatalx("delivery_new: event_add failed");
 	queue_set_on_ready(q, dlv_on_ready, d);
 	return d;
 }
@@ -462,6 +522,7 @@ delivery_free(struct delivery *d)
 	dlv_attempt_free_idle(d);
 	dlv_dns_free(d);
 	event_free(d->ev_pump);
+	event_free(d->ev_tick);
 	free(d);
 }
 

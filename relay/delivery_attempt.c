@@ -173,7 +173,9 @@ attempt_on_sent(struct smtpc_session *s, const struct smtpc_result *res, void *a
 		smtpc_status_format(&res->rcpts[i].status, text, sizeof(text));
 		dlv_set_rcpt(g, i, dlv_rcpt_state(&res->rcpts[i].status), text, remote);
 	}
-	dlv_log_count(g, o);
+	/* a plaintext retry was counted with its failed handshake */
+	if (g->mode != SMTPC_TLS_PLAINTEXT)
+		dlv_log_count(g, o);
 	dlv_log_sent(g, o, res);
 	g->sess = NULL;
 	idle_put(g, s);

@@ -25,6 +25,8 @@
 #define DLV_INTAKE	20	/* messages held in memory per unit of concurrency */
 #define DLV_DNS_MS	10000	/* MX and address answers reused this long */
 #define DLV_DNS_MAX	1024	/* answers kept */
+#define DLV_SLOW_MS	30000	/* a domain with no delivery done this long is stuck */
+#define DLV_TICK_MS	5000	/* the scheduler looks at the queue and the domains */
 
 enum dlv_gstate {
 	DLV_G_WAIT = 0,		/* queued behind the domain's or the global limit */
@@ -87,9 +89,10 @@ struct dlv_msg {
 
 struct dlv_domain {
 	TAILQ_ENTRY(dlv_domain)	 entry;
-	TAILQ_HEAD(, dlv_group)	 waiting;
+	TAILQ_HEAD(dlv_group_head, dlv_group) waiting;
 	char			 name[DLV_DOMAIN_MAX];
 	size_t			 active, nwaiting;
+	uint64_t		 progress_ms;	/* created, or a delivery done */
 };
 
 /*
@@ -138,7 +141,7 @@ struct delivery {
 	TAILQ_HEAD(, dlv_dns)	 dns;
 	size_t			 ndns;
 	size_t			 nmsgs, active;
-	struct event		*ev_pump;
+	struct event		*ev_pump, *ev_tick;
 	int			 stopping;
 	struct delivery_stats	 st;
 };
@@ -187,5 +190,6 @@ void		 dlv_log_verdict(struct dlv_group *, const struct dlv_verdict *);
 void		 dlv_log_sent(struct dlv_group *, const struct smtpc_outcome *,
 		    const struct smtpc_result *);
 void		 dlv_log_count(struct dlv_group *, const struct smtpc_outcome *);
+void		 dlv_log_policy_count(struct dlv_group *);
 
 #endif

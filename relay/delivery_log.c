@@ -136,3 +136,27 @@ dlv_log_count(struct dlv_group *g, const struct smtpc_outcome *o)
 	if ((st = queue_tls_count(g->d->q, &ev, 1)) != QUEUE_OK)
 		log_debug("%s: TLS counter not kept: %s", g->msg->id, queue_strstatus(st));
 }
+
+/*
+ * R2: trouble with the policy itself (a failed fetch, an invalid policy)
+ * counts once per delivery, with no MX host: as "sts" when a cached policy
+ * still applies, else as "no-policy-found".
+ */
+void
+dlv_log_policy_count(struct dlv_group *g)
+{
+	struct queue_tls_event	 ev;
+	enum queue_status	 st;
+
+	if (g->pol == NULL || g->pol->result_type == NULL || g->pol->result_type[0] == '\0')
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.when = time(NULL);
+	ev.policy_domain = g->dom->name;
+	ev.policy_type = g->pol->source == POLICY_SOURCE_NONE ? QUEUE_TLS_NO_POLICY :
+	    QUEUE_TLS_STS;
+	ev.mx_host = "";
+	ev.result = g->pol->result_type;
+	if ((st = queue_tls_count(g->d->q, &ev, 1)) != QUEUE_OK)
+		log_debug("%s: TLS counter not kept: %s", g->msg->id, queue_strstatus(st));
+}

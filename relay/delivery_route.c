@@ -49,6 +49,7 @@ route_on_policy(const struct policy_result *r, void *arg)
 	struct dlv_verdict	 v;
 
 	g->pol = policy_result_dup(r);
+	dlv_log_policy_count(g);
 	if (r->mode == POLICY_MODE_TEMPFAIL) {
 		dlv_policy_tempfail(r, &v);
 		route_fail(g, &v);

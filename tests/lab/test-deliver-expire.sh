@@ -5,7 +5,8 @@
 # sender (H11); a message from the null sender is dropped, never bounced.
 # A tarpit MX (accepts TCP, never says a word) holds its domain's one
 # delivery slot (delivery_concurrency_per_domain = 1) without stalling the
-# other domains. Also: stsrelayctl status shows the delivery counters.
+# other domains; after 30 s stuck, its domain keeps only one delivery
+# waiting in memory. Also: stsrelayctl status shows the delivery counters.
 . "$top_srcdir/tests/tap.sh"
 . "$top_srcdir/tests/lab/lab.sh"
 lab_have_relay || skip_all "stsrelayd is not built"
@@ -89,6 +90,12 @@ grep -Eq '^delivery: +[0-9]+ attempts, [0-9]+ delivered, [1-9][0-9]* deferred, [
 ok $? "stsrelayctl status shows the delivery counters"
 $CTL --json status | grep -q '"delivery": *{'
 ok $? "status --json has the delivery object"
+# the tarpit's domain, stuck for 30 s, keeps one delivery waiting (per_domain)
+lab_wait_grep 'to=<t[23]@slow.test> .*status=deferred \(4\.4\.5 no delivery to slow.test done' "$LOG" 50
+ok $? "a stuck domain keeps only per_domain deliveries waiting, the rest deferred (4.4.5)"
+[ "$(grep -Ec 'to=<t[123]@slow.test> .*status=deferred' "$LOG")" -eq 1 ]
+ok $? "only the one beyond the limit: the delivery in progress and one waiting stay"
+
 # shutdown with a delivery stuck at the tarpit: prompt, and the message stays
 t0=$(date +%s)
 lab_stop relay
@@ -98,6 +105,7 @@ grep -q 'stsrelayd stopped' "$LOG"
 ok $? "a clean stop"
 lab_relay -o hostname=relay.lab.test -o delivery_concurrency=0 || bail "stsrelayd did not restart"
 $CTL --json queue list >"$LAB_DIR/q2.json" 2>&1
-grep -q 't1@slow.test' "$LAB_DIR/q2.json" && grep -q 't3@slow.test' "$LAB_DIR/q2.json"
-ok $? "the messages in delivery went back to the queue, due again after the restart"
+# t3 was deferred (4.4.5) after its 2 s lifetime, so it was bounced
+grep -q 't1@slow.test' "$LAB_DIR/q2.json" && grep -q 't2@slow.test' "$LAB_DIR/q2.json"
+ok $? "the messages in delivery went back to the queue, never attempted, due again after the restart"
 done_testing

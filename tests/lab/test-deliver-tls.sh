@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/lab/lab.sh"
 lab_have_relay || skip_all "stsrelayd is not built"
 lab_relay_can delivery || skip_all "this stsrelayd does not deliver (stsrelayd -V)"
-lab_need swaks openssl
+lab_need swaks openssl python3
 LAB_TIMEOUT=${LAB_TIMEOUT_SCENARIO:-30}
 lab_init
 
@@ -18,11 +18,11 @@ VARIANTS="nostls refuse self expired notyet wrongname cnonly noint tls11 abort"
 LAB_PKI_NAMES="mx.cnonly.test mx.good.test mx.nostls.test mx.refuse.test mx.self.test"
 LAB_PKI_NAMES="$LAB_PKI_NAMES mx.expired.test mx.notyet.test mx.noint.test mx.tls11.test"
 LAB_PKI_NAMES="$LAB_PKI_NAMES mx.abort.test mx.rogue.test mx.alt.test mx.reuse.test"
-LAB_PKI_NAMES="$LAB_PKI_NAMES mx.inject.test mx.strip.test mx.dead.test mx.rogue2.test"
+LAB_PKI_NAMES="$LAB_PKI_NAMES mx.inject.test mx.strip.test mx.dead.test mx.rogue2.test mx.bulk.test"
 export LAB_PKI_NAMES
 lab_pki || bail "lab-pki.sh failed"
 P=$LAB_PKI
-POLICY_DOMAINS="good.test inject.test tstrip.test notinpol.test notinpol2.test tnotinpol.test
+POLICY_DOMAINS="good.test bulk.test fetchfail.test mitmrefuse.test inject.test tstrip.test notinpol.test notinpol2.test tnotinpol.test
   wc.test fallback.test none.test cache.test change.test txtfail.test reuse.test"
 for v in $VARIANTS; do POLICY_DOMAINS="$POLICY_DOMAINS $v.test t$v.test"; done
 WEBNAMES=
@@ -67,11 +67,16 @@ listen alt 127.0.0.24:0
 listen reuse 127.0.0.25:0
 listen busy 127.0.0.26:0
 greeting 421 4.3.2 too busy, try later
+listen bulk 127.0.0.28:0
+listen no8bit 127.0.0.27:0
+8bitmime no
+smtputf8 no
 EOF2
 lab_sink sink "$LAB_DIR/sink.in" || bail "lab-smtp-sink did not start"
 PORT=$LAB_SINK_PORT
 lab_mitm inject "127.0.0.30:$PORT" "127.0.0.10:$PORT" inject || bail "lab-mitm inject"
 lab_mitm strip "127.0.0.31:$PORT" "127.0.0.10:$PORT" strip || bail "lab-mitm strip"
+lab_mitm refuse "127.0.0.32:$PORT" "127.0.0.10:$PORT" refuse || bail "lab-mitm refuse"
 
 zone() { # the zone; $1 = 2: the second phase (cache.test and change.test)
 	cat <<EOF2
@@ -92,6 +97,14 @@ a.b.d.test A 127.0.0.23
 mx.alt.test A 127.0.0.24
 mx.reuse.test A 127.0.0.25
 mx.busy.test A 127.0.0.26
+mx.no8bit.test A 127.0.0.27
+mx.bulk.test A 127.0.0.28
+bulk.test MX 10 mx.bulk.test
+no8bit.test MX 10 mx.no8bit.test
+mx.mitmrefuse.test A 127.0.0.32
+mitmrefuse.test MX 10 mx.mitmrefuse.test
+txttimeout.test MX 10 mx.good.test
+_mta-sts.txttimeout.test FAULT timeout TXT
 greet.test MX 10 mx.busy.test
 greet.test MX 20 mx.good.test
 greet2.test MX 10 mx.busy.test
@@ -111,6 +124,7 @@ fallback.test MX 5 mx.dead.test
 fallback.test MX 10 mx.expired.test
 fallback.test MX 20 mx.good.test
 nopol.test MX 10 mx.good.test
+fetchfail.test MX 10 mx.self.test
 nopolself.test MX 10 mx.self.test
 nopolplain.test MX 10 mx.nostls.test
 nopolabort.test MX 10 mx.abort.test
@@ -172,6 +186,8 @@ done
 for d in good cache reuse txtfail; do policy "$d.test" enforce "mx.$d.test"; done
 policy cache.test enforce mx.good.test
 policy inject.test enforce mx.inject.test
+policy mitmrefuse.test enforce mx.mitmrefuse.test
+policy bulk.test enforce mx.bulk.test
 policy tstrip.test testing mx.strip.test
 policy notinpol.test enforce mx.good.test
 policy notinpol2.test enforce mx.good.test
@@ -179,6 +195,8 @@ policy tnotinpol.test testing mx.good.test
 policy wc.test enforce '*.d.test'
 policy fallback.test enforce mx.dead.test mx.expired.test mx.good.test
 policy none.test none
+# fetchfail.test publishes a TXT record, but its policy server answers 404
+printf 'host mta-sts.fetchfail.test\n  path /nothing-here\n' >>"$LAB_DIR/https.conf"
 policy change.test enforce mx.good.test
 lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
 # the second policy server, same port on 127.83.0.2 (an address other labs leave alone): change.test's new policy
@@ -213,7 +231,8 @@ send v@notinpol.test; send v@notinpol2.test; send v@tnotinpol.test; send v@wc.te
 send v@fallback.test
 send v@nopol.test; send v@nopolself.test; send v@nopolplain.test; send v@nopolabort.test
 send v@greet.test; send v@greet2.test
-send v@none.test; send v@txtfail.test; send v@nullmx.test; send v@nx.test; send v@servfail.test
+send v@mitmrefuse.test; send v@txttimeout.test
+send v@fetchfail.test; send v@none.test; send v@txtfail.test; send v@nullmx.test; send v@nx.test; send v@servfail.test
 send v1@cache.test; send v1@change.test
 send ok@good.test,temp@good.test,gone@good.test "per-recipient"
 send a3@good.test,b3@nostls.test,c3@tnostls.test "three domains"
@@ -232,7 +251,7 @@ ok $? "log: relay, delay, tls and cipher fields"
 want_code() {
 	case $1 in
 	nostls|refuse) echo '4\.7\.4' ;;
-	*) echo '4\.7\.[45]' ;;
+	*) echo '4\.7\.5' ;;
 	esac
 }
 for v in $VARIANTS; do
@@ -271,6 +290,10 @@ delivered v@tstrip.test && wait_line v@tstrip.test sent &&
     got v@tstrip.test sent 'violation=starttls-not-supported'
 ok $? "S28: testing behind a STARTTLS stripper: delivered, starttls-not-supported logged"
 
+wait_line v@mitmrefuse.test deferred && got v@mitmrefuse.test deferred '\(4\.7\.4 ' &&
+    grep -q 'action=refuse' "$LAB_DIR/refuse.log" && ! grep -q 'C: MAIL FROM' "$LAB_DIR/refuse.log"
+ok $? "MITM answers STARTTLS with 454: enforce defers 4.7.4, no plaintext MAIL"
+
 # MX matching (S22, Ours)
 delivered v@notinpol.test && record v@notinpol.test | grep -q 'listener=good'
 ok $? "enforce: the MX the policy names is used"
@@ -308,6 +331,8 @@ delivered v@nopolabort.test && record v@nopolabort.test | grep -q 'tls=none'
 ok $? "no policy, handshake aborted: delivered in plaintext on a new connection"
 delivered v@none.test && wait_line v@none.test sent && got v@none.test sent 'policy=none'
 ok $? "S29: mode none: delivered as without a policy (self-signed MX)"
+delivered v@fetchfail.test && wait_line v@fetchfail.test sent && got v@fetchfail.test sent 'policy=absent'
+ok $? "S12: TXT record but the policy fetch fails, nothing cached: delivered as without a policy"
 
 # DNS
 wait_line v@txtfail.test deferred && got v@txtfail.test deferred '\(4\.4\.3 '
@@ -318,6 +343,30 @@ wait_line v@nullmx.test bounced && got v@nullmx.test bounced '\(5\.1\.10 '
 ok $? "S23: null MX: bounced 5.1.10"
 wait_line v@nx.test bounced && got v@nx.test bounced '\(5\.1\.2 '
 ok $? "NXDOMAIN: bounced 5.1.2"
+
+# H8: the next hop lacks 8BITMIME / SMTPUTF8
+smtp_raw() { # FROM TO MAIL-OPTION: an 8-bit UTF-8 message, CRLF lines
+	python3 - "$LAB_RELAY_PORT" "$@" <<'PY'
+import smtplib, sys
+port, frm, to, opt = sys.argv[1:5]
+body = "Subject: eight bits\r\n\r\ncaf\u00e9 cr\u00e8me br\u00fbl\u00e9e\r\n"
+s = smtplib.SMTP("127.0.0.1", int(port), timeout=20)
+s.ehlo("lab.test")
+s.sendmail(frm, [to], body.encode("utf-8"), mail_options=[opt])
+s.quit()
+PY
+}
+smtp_raw s@good.test e8@no8bit.test BODY=8BITMIME >"$LAB_DIR/raw1.out" 2>&1
+smtp_raw s@good.test u8@no8bit.test SMTPUTF8 >"$LAB_DIR/raw2.out" 2>&1
+wait_line e8@no8bit.test bounced && got e8@no8bit.test bounced '5\.6\.3'
+ok $? "H8: an 8-bit message to a next hop without 8BITMIME is bounced 5.6.3"
+wait_line u8@no8bit.test bounced && got u8@no8bit.test bounced '5\.6\.7'
+ok $? "H8: an SMTPUTF8 message to a next hop without SMTPUTF8 is bounced 5.6.7"
+! grep -Eq 'to=<(e8|u8)@no8bit.test>' "$IDX"
+ok $? "H8: neither reached the next hop"
+
+wait_line v@txttimeout.test deferred && got v@txttimeout.test deferred '\(4\.4\.3 '
+ok $? "Ours: TXT lookup timing out with nothing cached: deferred 4.4.3"
 
 # per-recipient replies
 wait_line temp@good.test deferred && got temp@good.test deferred '451 4\.2\.1'
@@ -384,11 +433,22 @@ $CTL tls counts >"$LAB_DIR/tls.out" 2>&1
 grep -Eq '^good\.test +sts +mx\.good\.test +success +[1-9]' "$LAB_DIR/tls.out" &&
     grep -Eq '^expired\.test +sts +mx\.expired\.test +certificate-expired +[1-9]' "$LAB_DIR/tls.out" &&
     grep -Eq '^nopol\.test +no-policy-found +mx\.good\.test +success +[1-9]' "$LAB_DIR/tls.out" &&
-    grep -Eq '^tnostls\.test +sts +mx\.nostls\.test +starttls-not-supported +[1-9]' "$LAB_DIR/tls.out"
+    grep -Eq '^tnostls\.test +sts +mx\.nostls\.test +starttls-not-supported +[1-9]' "$LAB_DIR/tls.out" &&
+    grep -Eq '^fetchfail\.test +no-policy-found +- +sts-policy-fetch-error +[1-9]' "$LAB_DIR/tls.out" &&
+    grep -Eq '^tabort\.test +sts +mx\.abort\.test +validation-failure +1$' "$LAB_DIR/tls.out"
 ok $? "R2: TLS report counters per policy domain, policy type, MX host and result (stsrelayctl tls counts)"
 $CTL tls counts 2020-13-x >/dev/null 2>&1
 [ $? -ne 0 ]
 ok $? "tls counts: a malformed day is refused"
+
+# a busy domain: 200 messages from 10 clients at once
+"$top_builddir/bench/smtp-load" -s "127.0.0.1:$LAB_RELAY_PORT" -c 10 -n 200 -z 1024 \
+    -f s@good.test -r b@bulk.test -T 60 >"$LAB_DIR/bulk.out" 2>&1
+lab_wait_count 'to=<b@bulk.test>' "$IDX" 200
+ok $? "a busy enforce domain: 200 messages delivered ($(grep -c 'to=<b@bulk.test>' "$IDX"))"
+nb=$(grep -c 'listener=bulk connect' "$SLOG")
+[ "$nb" -ge 1 ] && [ "$nb" -le 10 ] && ! grep 'to=<b@bulk.test>' "$IDX" | grep -vq 'tls=TLSv1\.[23] .*sni=mx\.bulk\.test'
+ok $? "reuse: over at most delivery_concurrency_per_domain (10) verified TLS connections ($nb)"
 
 for i in 1 2 3; do
 	send "r$i@reuse.test"

@@ -131,6 +131,20 @@ test_plan(void)
 	r = mxr(RESOLVER_TEMPFAIL, NULL, 0, 0);
 	ok(dlv_plan("d.test", &p, &r, c, &n, &v) == -1 && v.state == QUEUE_RCPT_DEFERRED &&
 	    strncmp(v.text, "4.4.3 ", 6) == 0, "Ours: DNS trouble defers 4.4.3");
+	{
+		struct resolver_mx many[40];
+		size_t i;
+
+		for (i = 0; i < 40; i++) {
+			snprintf(many[i].host, sizeof(many[i].host), "mx%zu.d.test", i);
+			many[i].pref = (unsigned)i;
+		}
+		r = mxr(RESOLVER_OK, many, 40, 0);
+		p = pol(POLICY_MODE_ABSENT, NULL, 0);
+		ok(dlv_plan("d.test", &p, &r, c, &n, &v) == 0 && n == DLV_MAX_CANDS &&
+		    strcmp(c[DLV_MAX_CANDS - 1].host, "mx15.d.test") == 0,
+		    "bounded: the first DLV_MAX_CANDS hosts by preference");
+	}
 	r = mxr(RESOLVER_OK, mx3, 3, 0);
 	p = pol(POLICY_MODE_TEMPFAIL, NULL, 0);
 	ok(dlv_plan("d.test", &p, &r, c, &n, &v) == -1 && v.state == QUEUE_RCPT_DEFERRED &&
