@@ -172,12 +172,16 @@ refuse_early(struct smtpc_session *s)
 	memset(&st, 0, sizeof(st));
 	if (!addr_ok(m->sender))
 		smtpc_status_set(&st, SMTPC_PERM, 1, 0, "5.1.7", "sender address cannot be sent");
+	/*
+	 * H8. SMTPUTF8 first: such a message is 8-bit as well, and 5.6.7 is
+	 * the more precise reason when the server offers neither (RFC 6531).
+	 */
+	else if ((m->flags & SMTPC_MSG_SMTPUTF8) && !(c->flags & SMTPC_CAP_SMTPUTF8))
+		smtpc_status_set(&st, SMTPC_PERM, 1, 0, "5.6.7",
+		    "SMTPUTF8 message and the server does not support SMTPUTF8");
 	else if ((m->flags & SMTPC_MSG_8BIT) && !(c->flags & SMTPC_CAP_8BITMIME))
 		smtpc_status_set(&st, SMTPC_PERM, 1, 0, "5.6.3",
 		    "8-bit message and the server does not support 8BITMIME");
-	else if ((m->flags & SMTPC_MSG_SMTPUTF8) && !(c->flags & SMTPC_CAP_SMTPUTF8))
-		smtpc_status_set(&st, SMTPC_PERM, 1, 0, "5.6.7",
-		    "internationalized address and the server does not support SMTPUTF8");
 	else if ((c->flags & SMTPC_CAP_SIZE) && c->size > 0 && m->size > c->size)
 		smtpc_status_set(&st, SMTPC_PERM, 1, 0, "5.3.4",
 		    "message larger than the server accepts");
