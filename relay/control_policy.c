@@ -2,12 +2,16 @@
  * control_policy.c: the MTA-STS policy commands of the control socket, on
  * top of policy/policy.h only: policy.check (asynchronous: it answers when
  * the traced resolution is done), policy.show, policy.list, policy.flush.
+ * A domain may be given in U-label form (bücher.example): the policy
+ * engine gets its A-label form (RFC 8461 4.1), the answer both.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/idna.h"
 #include "common/log.h"
+#include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "relay/config.h"
 #include "relay/control.h"
@@ -15,8 +19,19 @@
 
 #define CP_S(s)	control_json_string(s)
 
+#define CP_CHECKS_MAX	64	/* policy.check in progress at once */
+
+/* A policy.check in progress, and the domain as the administrator typed it. */
+struct cp_check {
+	struct control_request	*req;
+	int			 used;
+	int			 converted;	/* input was not in A-label form */
+	char			 input[256];
+};
+
 struct cp {
 	struct policy	*policy;
+	struct cp_check	 checks[CP_CHECKS_MAX];
 };
 
 static void
@@ -196,11 +211,13 @@ cp_result_json(const struct policy_result *r)
 static void
 cp_on_diag(const struct policy_diag *d, void *arg)
 {
-	struct control_request	*req = arg;
+	struct cp_check		*c = arg;
+	struct control_request	*req = c->req;
 	json_t			*o = cp_object();
 
 	cp_set(o, "domain", CP_S(d->domain));
-	cp_set(o, "input", CP_S(d->input));
+	cp_set(o, "input", CP_S(c->converted ? c->input : d->input));
+	c->used = 0;
 	cp_set(o, "time", json_integer((json_int_t)d->now));
 	cp_set(o, "elapsed_ms", json_integer((json_int_t)d->elapsed_ms));
 	cp_set(o, "cache_before", cp_dcache_json(&d->before));
@@ -217,29 +234,58 @@ cp_on_diag(const struct policy_diag *d, void *arg)
 	control_reply(req, o);
 }
 
-/* The "domain" argument, or an error answer and NULL. */
+/*
+ * The "domain" argument, in A-label form in buf when it has U-labels (an
+ * ASCII name is passed as typed: the engine reports its own
+ * normalisation), or an error answer and NULL.
+ */
 static const char *
-cp_domain(struct control_request *req, const json_t *args)
+cp_domain(struct control_request *req, const json_t *args, char *buf, size_t len)
 {
 	const char	*d = control_arg_string(args, "domain");
+	const char	*err = NULL;
 
 	if (d == NULL || *d == '\0') {
 		control_reply_error(req, "%s needs a \"domain\"", control_request_cmd(req));
 		return NULL;
 	}
-	return d;
+	if (!idna_needs_library(d))
+		return d;
+	if (idna_to_alabel(d, buf, len, &err) == -1) {
+		control_reply_error(req, "not a valid domain name: %.255s (IDNA: %s)", d,
+		    err != NULL ? err : "conversion failed");
+		return NULL;
+	}
+	return buf;
 }
 
 static void
 cp_check(struct control_request *req, const json_t *args, void *arg)
 {
 	struct cp	*cp = arg;
-	const char	*domain;
+	struct cp_check	*c = NULL;
+	const char	*domain, *input;
+	char		 alabel[256];
+	size_t		 i;
 
-	if ((domain = cp_domain(req, args)) == NULL)
+	if ((domain = cp_domain(req, args, alabel, sizeof(alabel))) == NULL)
 		return;
-	if (policy_diagnose(cp->policy, domain, cp_on_diag, req) == -1)
-		control_reply_error(req, "not a valid domain name: %.255s", domain);
+	for (i = 0; i < CP_CHECKS_MAX && c == NULL; i++)
+		if (!cp->checks[i].used)
+			c = &cp->checks[i];
+	if (c == NULL) {
+		control_reply_error(req, "too many policy checks in progress, try again");
+		return;
+	}
+	input = control_arg_string(args, "domain");
+	c->req = req;
+	c->converted = domain != input;
+	strutil_lcpy(c->input, input, sizeof(c->input));
+	c->used = 1;
+	if (policy_diagnose(cp->policy, domain, cp_on_diag, c) == -1) {
+		c->used = 0;
+		control_reply_error(req, "not a valid domain name: %.255s", input);
+	}
 }
 
 /* --- policy.show, policy.list --- */
@@ -287,9 +333,10 @@ cp_show(struct control_request *req, const json_t *args, void *arg)
 	struct cp	*cp = arg;
 	const char	*domain;
 	json_t		*o = NULL;
+	char		 alabel[256];
 	int		 rc;
 
-	if ((domain = cp_domain(req, args)) == NULL)
+	if ((domain = cp_domain(req, args, alabel, sizeof(alabel))) == NULL)
 		return;
 	rc = policy_show(cp->policy, domain, cp_show_one, &o);
 	if (rc == 0 && o != NULL)
@@ -390,13 +437,14 @@ cp_flush(struct control_request *req, const json_t *args, void *arg)
 {
 	struct cp	*cp = arg;
 	const char	*domain;
+	char		 alabel[256];
 	int		 rc;
 
 	if (json_is_true(json_object_get(args, "all"))) {
 		cp_flush_all(req, cp);
 		return;
 	}
-	if ((domain = cp_domain(req, args)) == NULL)
+	if ((domain = cp_domain(req, args, alabel, sizeof(alabel))) == NULL)
 		return;
 	if ((rc = policy_forget(cp->policy, domain)) == 1)
 		control_reply_error(req, "no cached policy for %.255s", domain);

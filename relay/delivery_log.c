@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/idna.h"
 #include "common/log.h"
 #include "common/strutil.h"
 #include "relay/delivery_int.h"
@@ -46,16 +47,36 @@ to_add(char *to, const char *rcpt)
 	strutil_lcat(to, one, TO_MAX);
 }
 
+/* " domain=xn--..." when a recipient gave its domain in another form (IDNA) */
+static const char *
+domain_field(const struct dlv_group *g, char *buf, size_t len)
+{
+	char	dom[DLV_DOMAIN_MAX];
+	size_t	i;
+
+	if (!idna_needs_library(g->dom->name))
+		return "";	/* plain ASCII: as every recipient wrote it */
+	for (i = 0; i < g->nrcpts; i++)
+		if (dlv_rcpt_domain(g->rcpts[i], dom, sizeof(dom)) == 0 &&
+		    strcmp(dom, g->dom->name) != 0) {
+			snprintf(buf, len, " domain=%s", g->dom->name);
+			return buf;
+		}
+	return "";
+}
+
 static void
 policy_fields(const struct dlv_group *g, char *buf, size_t len)
 {
+	char	df[DLV_DOMAIN_MAX + 16];
+
 	if (g->pol == NULL) {
-		strutil_lcpy(buf, "policy=unknown", len);
+		snprintf(buf, len, "policy=unknown%s", domain_field(g, df, sizeof(df)));
 		return;
 	}
-	snprintf(buf, len, "policy=%s source=%s%s%s", policy_mode_name(g->pol->mode),
+	snprintf(buf, len, "policy=%s source=%s%s%s%s", policy_mode_name(g->pol->mode),
 	    policy_source_name(g->pol->source), g->violation[0] != '\0' ? " violation=" : "",
-	    g->violation);
+	    g->violation, domain_field(g, df, sizeof(df)));
 }
 
 static double
@@ -67,7 +88,7 @@ delay_of(const struct dlv_group *g)
 void
 dlv_log_verdict(struct dlv_group *g, const struct dlv_verdict *v)
 {
-	char	to[TO_MAX] = "", pf[200];
+	char	to[TO_MAX] = "", pf[520];
 	size_t	i;
 
 	for (i = 0; i < g->nrcpts; i++)
@@ -82,7 +103,7 @@ static void
 log_line(struct dlv_group *g, const struct smtpc_outcome *o, const char *to,
     enum queue_rcpt_state st, const char *text)
 {
-	char pf[200];
+	char pf[520];
 
 	policy_fields(g, pf, sizeof(pf));
 	log_info("%s: to=%s relay=%s delay=%.2f tls=%s cipher=%s verified=%s %s status=%s (%s)",

@@ -5,13 +5,15 @@
  * host the policy does not name), then the addresses of each candidate in
  * turn (IPv4 first). Before a group's bounce stands, a policy applied from
  * the cache is looked up again (S21). The lookups themselves are in
- * delivery_dns.c.
+ * delivery_dns.c. Every lookup uses the domain's A-label form (RFC 8461
+ * 4.1); a recipient domain that is not valid IDNA bounces 5.1.2.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "common/idna.h"
 #include "common/log.h"
 #include "common/strutil.h"
 #include "relay/delivery_int.h"
@@ -33,13 +35,38 @@ route_on_invalid(evutil_socket_t fd, short what, void *arg)
 {
 	struct dlv_group	*g = arg;
 	struct dlv_verdict	 v;
+	char			 alabel[DLV_DOMAIN_MAX];
+	const char		*err = NULL;
 
 	(void)fd;
 	(void)what;
 	memset(&v, 0, sizeof(v));
 	v.state = QUEUE_RCPT_BOUNCED;
-	snprintf(v.text, sizeof(v.text), "5.1.2 %s is not a valid domain name", g->dom->name);
+	if (idna_to_alabel(g->dom->name, alabel, sizeof(alabel), &err) == -1)
+		snprintf(v.text, sizeof(v.text), "5.1.2 bad destination system address: "
+		    "the domain is not a valid internationalized domain name (%s)",
+		    err != NULL ? err : "IDNA conversion failed");
+	else
+		snprintf(v.text, sizeof(v.text), "5.1.2 %s is not a valid domain name",
+		    g->dom->name);
 	route_fail(g, &v);
+}
+
+/*
+ * The group's domain is in A-label form already (dlv_split) unless it is
+ * not valid IDNA: then no lookup is made at all.
+ */
+static int
+route_domain_ok(const struct dlv_group *g)
+{
+	char		 alabel[DLV_DOMAIN_MAX];
+	const char	*err;
+
+	if (!idna_needs_library(g->dom->name))
+		return 1;
+	if (idna_to_alabel(g->dom->name, alabel, sizeof(alabel), &err) == -1)
+		return 0;
+	return strcmp(alabel, g->dom->name) == 0;
 }
 
 static void
@@ -79,7 +106,8 @@ dlv_route_start(struct dlv_group *g)
 	struct timeval tv = { 0, 0 };
 
 	dlv_transition(g, DLV_G_POLICY);
-	if (policy_lookup(g->d->pol, g->dom->name, route_on_policy, g) == 0)
+	if (route_domain_ok(g) &&
+	    policy_lookup(g->d->pol, g->dom->name, route_on_policy, g) == 0)
 		return;
 	if (event_base_once(g->d->base, -1, EV_TIMEOUT, route_on_invalid, g, &tv) == -1)
 		fatalx("dlv_route_start: event_base_once failed");

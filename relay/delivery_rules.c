@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/idna.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "relay/delivery_rules.h"
@@ -34,7 +35,7 @@ void
 dlv_split(struct dlv_split *sp, const char *const *rcpts, const unsigned char *todo,
     size_t n)
 {
-	char	dom[DLV_DOMAIN_MAX];
+	char	dom[DLV_DOMAIN_MAX], alabel[DLV_DOMAIN_MAX];
 	size_t	i, g;
 
 	memset(sp, 0, sizeof(*sp));
@@ -43,6 +44,9 @@ dlv_split(struct dlv_split *sp, const char *const *rcpts, const unsigned char *t
 		sp->group_of[i] = DLV_NO_GROUP;
 		if (!todo[i] || dlv_rcpt_domain(rcpts[i], dom, sizeof(dom)) == -1)
 			continue;
+		/* S1: grouped by A-label; an invalid IDN keeps its name and bounces */
+		if (idna_to_alabel(dom, alabel, sizeof(alabel), NULL) == 0)
+			strutil_lcpy(dom, alabel, sizeof(dom));
 		for (g = 0; g < sp->ngroups; g++)
 			if (strcmp(sp->domains[g], dom) == 0)
 				break;

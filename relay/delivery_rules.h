@@ -24,7 +24,7 @@
 /* One recipient domain of a message. */
 struct dlv_split {
 	size_t	  ngroups;
-	char	**domains;	/* ngroups lower-case domains, first-seen order */
+	char	**domains;	/* ngroups domains, A-label form, first-seen order */
 	size_t	 *group_of;	/* per recipient: its group, or DLV_NO_GROUP */
 };
 
@@ -34,9 +34,11 @@ struct dlv_split {
  */
 int	dlv_rcpt_domain(const char *addr, char *out, size_t outlen);
 /*
- * Group the recipients whose todo[i] is set by domain. A recipient to try
- * that has no domain gets DLV_NO_GROUP and its todo[i] stays set: the
- * caller bounces it.
+ * Group the recipients whose todo[i] is set by domain, in A-label form (a
+ * U-label and its A-label are one group; a name that is not valid IDNA
+ * keeps its own, and delivery bounces it 5.1.2). A recipient to try that
+ * has no domain gets DLV_NO_GROUP and its todo[i] stays set: the caller
+ * bounces it.
  */
 void	dlv_split(struct dlv_split *, const char *const *rcpts,
 	    const unsigned char *todo, size_t n);

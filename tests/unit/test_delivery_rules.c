@@ -47,6 +47,25 @@ test_split(void)
 	dlv_split_free(&sp);
 }
 
+static void
+test_split_idn(void)
+{
+	const char *rcpts[] = { "u@b\xc3\xbc" "cher.example", "v@XN--BCHER-KVA.example",
+	    "w@B\xc3\x9c" "CHER.example", "x@\xe2\x98\x83.example" };
+	unsigned char todo[] = { 1, 1, 1, 1 };
+	struct dlv_split sp;
+
+	dlv_split(&sp, rcpts, todo, 4);
+	is_int(sp.ngroups, 2, "S1: a U-label domain and its A-label are one group");
+	is_str(sp.domains[0], "xn--bcher-kva.example", "S1: the group's domain is the A-label");
+	ok(sp.group_of[0] == 0 && sp.group_of[1] == 0 && sp.group_of[2] == 0,
+	    "U-label, upper case A-label and upper case U-label together");
+	is_str(sp.ngroups > 1 ? sp.domains[1] : "", "\xe2\x98\x83.example",
+	    "a domain that is not valid IDNA keeps its name (bounced 5.1.2 later)");
+	ok(sp.group_of[3] == 1, "... in a group of its own, never DLV_NO_GROUP (5.1.3)");
+	dlv_split_free(&sp);
+}
+
 static struct policy_result
 pol(enum policy_mode mode, const char *const *mx, size_t nmx)
 {
@@ -240,6 +259,7 @@ main(void)
 {
 	test_domain();
 	test_split();
+	test_split_idn();
 	test_plan();
 	test_outcomes();
 	test_recheck();
