@@ -43,6 +43,10 @@ check_lengths(const char *s, const char **err)
 
 	if (len > 0 && s[len - 1] == '.')
 		len--;
+	if (len == 0) {
+		*err = "empty domain name";	/* "." or only ignored code points */
+		return -1;
+	}
 	if (len > IDNA_NAME_MAX) {
 		*err = "domain name longer than 253 characters";
 		return -1;

@@ -63,6 +63,9 @@ test_invalid(void)
 		{ "b\xff" "cher.example", "bytes that are not UTF-8" },
 		{ "b\xc3\xbc" "cher@x.example", "an @ in a U-label name" },
 		{ "", "an empty name" },
+		{ ".", "the root alone" },
+		{ "\xc2\xad", "UTS 46: a soft hyphen alone maps to an empty name" },
+		{ "\xc2\xad.", "... also with a final dot" },
 	};
 	char		 out[256];
 	const char	*err;
