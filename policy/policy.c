@@ -19,12 +19,8 @@
  * max_age has passed, so a policy in use never expires; a failed refresh of
  * a policy other than mode none is logged as a warning.
  *
- * With the front cache on (docs/policy-cache.md), a lookup whose domain has
- * an unexpired policy in policy.db never waits for DNS: it is answered from
- * that policy at once (stale-while-revalidate) and one re-check per domain
- * runs behind it, with the same rules as a lookup (S11, S13, S20); its
- * outcome goes into the front cache for the lookups after it. A re-check
- * that fails is retried no sooner than RECHECK_RETRY_S later.
+ * What runs behind the lookups (stale-while-revalidate with the front cache
+ * on, and the S14 refresh) is in policy_recheck.c.
  */
 #include <sys/queue.h>
 #include <stdint.h>
@@ -40,6 +36,7 @@
 #include "policy/cache.h"
 #include "policy/fetch.h"
 #include "policy/policy.h"
+#include "policy/policy_flow.h"
 #include "policy/policy_front.h"
 #include "policy/policy_int.h"
 #include "policy/resolver.h"
@@ -48,55 +45,7 @@
 #include "policy/sts_txt.h"
 #include "policy/tempfail.h"
 
-#define MAX_ADDRS	8
 #define MAX_TEMPFAILS	256
-#define RECHECK_RETRY_S	30	/* a failed re-check of a cached policy: retry after */
-
-struct waiter {
-	TAILQ_ENTRY(waiter)	 entry;
-	policy_on_result	 cb;
-	void			*arg;
-};
-
-enum lookup_kind {
-	LK_LOOKUP = 0,		/* policy_lookup, nothing usable cached: callers wait */
-	LK_REVALIDATE,		/* policy_lookup answered from policy.db: re-check behind */
-	LK_REFRESH,		/* S14: fetch if the id changed or half of max_age passed */
-	LK_CHECK		/* policy_check: always fetch, no S11 back-off */
-};
-
-struct lookup {
-	TAILQ_ENTRY(lookup)	 entry;
-	struct policy		*p;
-	char			 domain[STS_MX_NAMEBUF];
-	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
-	enum lookup_kind	 kind;
-	struct diag_run		*diag;		/* policy_diagnose: trace the steps */
-	struct cache_entry	 cached;
-	int			 have_entry;	/* cached holds a record */
-	int			 usable;	/* ... with an unexpired policy */
-	uint64_t		 front_until;	/* > 0: remember the answer until then */
-	int			 addr_pending;
-	struct sockaddr_storage	 addrs[MAX_ADDRS];
-	size_t			 naddrs;
-	TAILQ_HEAD(, waiter)	 waiters;
-};
-
-struct policy {
-	struct event_base	*base;
-	struct resolver		*res;
-	struct fetcher		*fetch;
-	struct cache		*cache;
-	struct policy_front	*front;		/* NULL: off */
-	struct event		*refresh_timer;
-	unsigned		 recheck_s, tempfail_bound_s, backoff_s;
-	uint64_t		(*clock)(void *);
-	void			*clock_arg;
-	TAILQ_HEAD(, lookup)	 lookups;
-	struct tempfails	*tempfails;	/* Ours: TXT failing since */
-	struct diag_runs	 diags;		/* policy_diagnose in flight */
-	struct policy_stats	 stats;
-};
 
 static uint64_t
 policy_now(struct policy *p)
@@ -129,29 +78,6 @@ front_invalidate(struct policy *p, const char *domain)
 }
 
 /* --- finishing a lookup --- */
-
-/* Keep the answer in the front cache when it may be (docs/policy-cache.md). */
-static void
-front_remember(struct lookup *lk, const struct policy_result *r)
-{
-	struct policy	*p = lk->p;
-	uint64_t	 now, until;
-
-	if (p->front == NULL)
-		return;
-	now = policy_now(p);
-	if (lk->front_until != 0) {	/* confirmed by the TXT answer or a fetch */
-		front_put(policy_front_cache(p->front), r, now, lk->front_until);
-		return;
-	}
-	if (lk->kind != LK_REVALIDATE || r->source != POLICY_SOURCE_CACHED)
-		return;
-	/* the re-check failed (TXT, fetch): the cached policy again, for a while */
-	until = lk->cached.fetched + lk->cached.policy.max_age;
-	if (now + RECHECK_RETRY_S < until)
-		until = now + RECHECK_RETRY_S;
-	front_put_until(policy_front_cache(p->front), r, now, until);
-}
 
 static void
 lookup_free(struct lookup *lk)
@@ -187,7 +113,7 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 	TAILQ_REMOVE(&lk->p->lookups, lk, entry);
 	if (lk->kind == LK_REVALIDATE)
 		lk->p->stats.revalidations_done++;
-	front_remember(lk, r);
+	policy_recheck_remember(lk, r);
 	while ((w = TAILQ_FIRST(&lk->waiters)) != NULL) {
 		TAILQ_REMOVE(&lk->waiters, w, entry);
 		w->cb(r, w->arg);
@@ -320,7 +246,7 @@ policy_on_addr(const struct resolver_addr_result *r, void *arg)
 	if (lk->diag != NULL)
 		policy_diag_note_addr(lk->diag, r);
 	for (i = 0; r->status == RESOLVER_OK && i < r->naddrs &&
-	    lk->naddrs < MAX_ADDRS; i++)
+	    lk->naddrs < POLICY_MAX_ADDRS; i++)
 		lk->addrs[lk->naddrs++] = r->addrs[i];
 	if (--lk->addr_pending > 0)
 		return;
@@ -472,8 +398,8 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 
 /* --- lookups --- */
 
-static struct lookup *
-lookup_find(struct policy *p, const char *domain)
+struct lookup *
+policy_flow_find(struct policy *p, const char *domain)
 {
 	struct lookup	*lk;
 
@@ -483,8 +409,8 @@ lookup_find(struct policy *p, const char *domain)
 	return NULL;
 }
 
-static struct lookup *
-lookup_start(struct policy *p, const char *domain, enum lookup_kind kind)
+struct lookup *
+policy_flow_start(struct policy *p, const char *domain, enum lookup_kind kind)
 {
 	struct lookup	*lk;
 	char		 name[STS_MX_NAMEBUF + 16];
@@ -502,7 +428,7 @@ lookup_start(struct policy *p, const char *domain, enum lookup_kind kind)
 	TAILQ_INSERT_TAIL(&p->lookups, lk, entry);
 	snprintf(name, sizeof(name), "_mta-sts.%s", domain);	/* S1, S2 */
 	if (resolver_query_txt(p->res, name, policy_on_txt, lk) == -1)
-		fatalx("lookup_start: resolver refused a valid name");
+		fatalx("policy_flow_start: resolver refused a valid name");
 	return lk;
 }
 
@@ -530,57 +456,6 @@ add_waiter(struct lookup *lk, policy_on_result cb, void *arg)
 	TAILQ_INSERT_TAIL(&lk->waiters, w, entry);
 }
 
-/*
- * Stale-while-revalidate: an unexpired policy in policy.db answers at once
- * (through the front cache, so from the event loop, and the same for the
- * lookups after it) while the TXT id is re-checked behind it, unless a
- * re-check or refresh of the domain is in flight already. 0: nothing usable.
- */
-static int
-answer_stale(struct policy *p, const char *domain, uint64_t now,
-    const struct lookup *inflight, policy_on_result cb, void *arg)
-{
-	struct cache_entry	e;
-	struct policy_result	r;
-	uint64_t		until;
-	char			why[200];
-	int			usable;
-
-	if (cache_get(p->cache, domain, &e) != 0)
-		return 0;
-	if ((usable = e.id[0] != '\0' && cache_entry_fresh(&e, now))) {
-		memset(&r, 0, sizeof(r));
-		r.domain = domain;
-		r.mode = mode_of(e.policy.mode);
-		r.source = POLICY_SOURCE_CACHED;
-		r.mx = (const char *const *)e.policy.mx;
-		r.nmx = e.policy.nmx;
-		r.id = e.id;
-		r.max_age = e.policy.max_age;
-		r.result_type = r.reason = "";
-		if (e.fail_id[0] != '\0' && strcmp(e.fail_id, e.id) != 0 &&
-		    now >= e.fail_time && now - e.fail_time < p->backoff_s) {
-			/* what a re-check would say while S11 holds the new id back */
-			snprintf(why, sizeof(why), "fetch of id %s failed %llu s ago; "
-			    "cached policy id %s applied (S13)", e.fail_id,
-			    (unsigned long long)(now - e.fail_time), e.id);
-			r.result_type = "sts-policy-fetch-error";
-			r.reason = why;
-		}
-		until = e.fetched + e.policy.max_age;
-		if (now + RECHECK_RETRY_S < until)
-			until = now + RECHECK_RETRY_S;	/* a re-check replaces it */
-		front_put_until(policy_front_cache(p->front), &r, now, until);
-	}
-	cache_entry_free(&e);
-	if (!usable || !policy_front_answer(p->front, domain, now, cb, arg))
-		return 0;
-	p->stats.stale_answers++;
-	if (inflight == NULL)
-		(void)lookup_start(p, domain, LK_REVALIDATE);
-	return 1;
-}
-
 int
 policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *arg)
 {
@@ -596,12 +471,12 @@ policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *a
 		p->stats.front_hits++;
 		return 0;
 	}
-	lk = lookup_find(p, norm);
+	lk = policy_flow_find(p, norm);
 	if (p->front != NULL && (lk == NULL || lk->kind != LK_LOOKUP) &&
-	    answer_stale(p, norm, now, lk, cb, arg))
+	    policy_recheck_stale(p, norm, now, lk, cb, arg))
 		return 0;
 	if (lk == NULL)
-		lk = lookup_start(p, norm, LK_LOOKUP);
+		lk = policy_flow_start(p, norm, LK_LOOKUP);
 	else
 		p->stats.coalesced++;
 	add_waiter(lk, cb, arg);
@@ -615,7 +490,7 @@ policy_check(struct policy *p, const char *domain, policy_on_result cb, void *ar
 
 	if (cb == NULL || normalize(domain, norm) == -1)
 		return -1;
-	add_waiter(lookup_start(p, norm, LK_CHECK), cb, arg);
+	add_waiter(policy_flow_start(p, norm, LK_CHECK), cb, arg);
 	return 0;
 }
 
@@ -627,7 +502,7 @@ policy_int_check(struct policy *p, const char *norm, struct diag_run *run,
 {
 	struct lookup	*lk;
 
-	lk = lookup_start(p, norm, LK_CHECK);
+	lk = policy_flow_start(p, norm, LK_CHECK);
 	lk->diag = run;
 	add_waiter(lk, cb, arg);
 }
@@ -695,46 +570,6 @@ policy_resolver(struct policy *p)
 	return p->res;
 }
 
-/* --- S14: background refresh --- */
-
-static int
-refresh_one(const char *domain, const struct cache_entry *e, void *arg)
-{
-	struct policy	*p = arg;
-
-	if (e == NULL || e->id[0] == '\0' || lookup_find(p, domain) != NULL)
-		return 0;
-	(void)lookup_start(p, domain, LK_REFRESH);
-	return 0;
-}
-
-int
-policy_refresh(struct policy *p)
-{
-	struct lookup	*lk;
-	int		 before = 0, after = 0;
-
-	TAILQ_FOREACH(lk, &p->lookups, entry)
-		before++;
-	(void)cache_iterate(p->cache, refresh_one, p);
-	TAILQ_FOREACH(lk, &p->lookups, entry)
-		after++;
-	return after - before;
-}
-
-static void
-policy_on_refresh_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct policy	*p = arg;
-	struct timeval	 tv = { (time_t)p->recheck_s, 0 };
-	int		 n;
-
-	n = policy_refresh(p);
-	log_debug("policy: refreshing %d cached policies", n);
-	if (evtimer_add(p->refresh_timer, &tv) == -1)
-		fatalx("policy_on_refresh_timer: evtimer_add failed");
-}
-
 /* --- life cycle --- */
 
 struct policy *
@@ -743,7 +578,6 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	struct resolver_params	 rp;
 	struct fetch_params	 fp;
 	struct policy		*p;
-	struct timeval		 tv;
 
 	p = xcalloc(1, sizeof(*p));
 	p->base = base;
@@ -771,11 +605,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 		policy_free(p);
 		return NULL;
 	}
-	tv.tv_sec = (time_t)p->recheck_s;
-	tv.tv_usec = 0;
-	if ((p->refresh_timer = evtimer_new(base, policy_on_refresh_timer, p)) == NULL ||
-	    evtimer_add(p->refresh_timer, &tv) == -1)
-		fatalx("policy_new: cannot arm the refresh timer");
+	policy_recheck_arm(p);
 	return p;
 }
 
