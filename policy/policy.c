@@ -13,7 +13,10 @@
  * that cannot be read or breaks our bounds counts as such a failure too, so
  * injected garbage cannot switch a domain to "no policy" at once. A missing TXT
  * record never deletes a cached policy (S4). Concurrent lookups of one
- * domain wait on the first one (one TXT query, one fetch). Every
+ * domain wait on the first one (one TXT query, one fetch). At most
+ * fetch_max lookups run at once (a burst of mail to new domains must not
+ * open thousands of fetches); the others wait for a slot in FIFO order,
+ * already joinable by lookups of their domain. Every
  * recheck_interval_s the TXT id of each cached policy is checked again
  * (S14): a changed id is fetched, and so is an unchanged one once half its
  * max_age has passed, so a policy in use never expires; a failed refresh of
@@ -46,6 +49,8 @@
 #include "policy/tempfail.h"
 
 #define MAX_TEMPFAILS	256
+
+static void	lookup_admit(struct policy *);
 
 static uint64_t
 policy_now(struct policy *p)
@@ -97,6 +102,7 @@ lookup_free(struct lookup *lk)
 static void
 lookup_finish(struct lookup *lk, struct policy_result *r)
 {
+	struct policy	*p = lk->p;
 	struct waiter	*w;
 
 	r->domain = lk->domain;
@@ -110,7 +116,11 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 	    policy_mode_name(r->mode), policy_source_name(r->source), r->id,
 	    r->result_type[0] ? " result=" : "", r->result_type,
 	    r->reason[0] ? " reason=" : "", r->reason);
-	TAILQ_REMOVE(&lk->p->lookups, lk, entry);
+	TAILQ_REMOVE(&p->lookups, lk, entry);
+	if (!lk->running)
+		fatalx("lookup_finish: %s finished without running", lk->domain);
+	lk->running = 0;
+	p->running--;
 	if (lk->kind == LK_REVALIDATE)
 		lk->p->stats.revalidations_done++;
 	policy_recheck_remember(lk, r);
@@ -120,6 +130,7 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 		free(w);
 	}
 	lookup_free(lk);
+	lookup_admit(p);
 }
 
 static void
@@ -409,16 +420,47 @@ policy_flow_find(struct policy *p, const char *domain)
 	return NULL;
 }
 
+/* Send the TXT query of a lookup: it holds one of the fetch_max slots. */
+static void
+lookup_run(struct lookup *lk)
+{
+	struct policy	*p = lk->p;
+	char		 name[STS_MX_NAMEBUF + 16];
+
+	lk->running = 1;
+	if (++p->running > p->stats.running_max)
+		p->stats.running_max = p->running;
+	p->stats.txt_queries++;
+	snprintf(name, sizeof(name), "_mta-sts.%s", lk->domain);	/* S1, S2 */
+	if (resolver_query_txt(p->res, name, policy_on_txt, lk) == -1)
+		fatalx("lookup_run: resolver refused a valid name");
+}
+
+/* A slot is free: the lookups that waited longest go first. */
+static void
+lookup_admit(struct policy *p)
+{
+	struct lookup	*lk;
+
+	while (p->running < p->fetch_max && (lk = TAILQ_FIRST(&p->waiting)) != NULL) {
+		TAILQ_REMOVE(&p->waiting, lk, qentry);
+		lk->queued = 0;
+		lookup_run(lk);
+	}
+}
+
+/*
+ * A lookup joins p->lookups at once, so lookups of the same domain find it
+ * and wait on it (coalescing) whether it runs or waits for a slot.
+ */
 struct lookup *
 policy_flow_start(struct policy *p, const char *domain, enum lookup_kind kind)
 {
 	struct lookup	*lk;
-	char		 name[STS_MX_NAMEBUF + 16];
 
 	lk = xcalloc(1, sizeof(*lk));
 	lk->p = p;
 	lk->kind = kind;
-	p->stats.txt_queries++;
 	if (kind == LK_REFRESH)
 		p->stats.rechecks++;
 	if (kind == LK_REVALIDATE)
@@ -426,9 +468,13 @@ policy_flow_start(struct policy *p, const char *domain, enum lookup_kind kind)
 	snprintf(lk->domain, sizeof(lk->domain), "%s", domain);
 	TAILQ_INIT(&lk->waiters);
 	TAILQ_INSERT_TAIL(&p->lookups, lk, entry);
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);	/* S1, S2 */
-	if (resolver_query_txt(p->res, name, policy_on_txt, lk) == -1)
-		fatalx("policy_flow_start: resolver refused a valid name");
+	if (p->running < p->fetch_max && TAILQ_EMPTY(&p->waiting))
+		lookup_run(lk);
+	else {
+		p->stats.queued++;
+		lk->queued = 1;
+		TAILQ_INSERT_TAIL(&p->waiting, lk, qentry);
+	}
 	return lk;
 }
 
@@ -587,6 +633,8 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	p->clock = pp->clock;
 	p->clock_arg = pp->clock_arg;
 	TAILQ_INIT(&p->lookups);
+	TAILQ_INIT(&p->waiting);
+	p->fetch_max = pp->fetch_concurrency ? pp->fetch_concurrency : 32;
 	p->tempfails = tempfail_new(MAX_TEMPFAILS);
 	TAILQ_INIT(&p->diags);
 	memset(&rp, 0, sizeof(rp));

@@ -60,6 +60,12 @@ struct policy_params {
 	unsigned			 tempfail_bound_s;	/* Ours; 0: 86400 */
 	unsigned			 backoff_s;	/* S11; 0: 300 */
 	/*
+	 * Lookups running at once (TXT query, then any A/AAAA and fetch), 0: 32.
+	 * Past it lookups (and re-checks) wait in a FIFO queue; a lookup of a
+	 * domain that is queued or running already waits on that one.
+	 */
+	unsigned			 fetch_concurrency;
+	/*
 	 * Front cache (policy_front.h): a decision whose TXT id was just
 	 * confirmed (or that found no policy) is reused from memory for
 	 * front_ttl_s seconds without DNS or policy.db. After that, a domain
@@ -80,7 +86,8 @@ struct policy_params {
  * NULL on failure (logged). env: an open environment (policy.db goes there).
  * The daemon fills the parameters from its configuration: ca_bundle,
  * dns_servers, policy_port, policy_fetch_timeout, policy_recheck_interval,
- * policy_tempfail_bound, policy_fetch_backoff, policy_txt_recheck.
+ * policy_tempfail_bound, policy_fetch_backoff, policy_txt_recheck,
+ * policy_fetch_concurrency.
  * Lookups run on base; BDB calls on policy.db are short and run there too.
  */
 struct policy *policy_new(struct event_base *, DB_ENV *, const struct policy_params *);
@@ -160,6 +167,9 @@ struct policy_stats {
 	uint64_t	stale_answers;	/* lookups answered from policy.db at once */
 	uint64_t	revalidations;	/* ... TXT re-checks started behind them */
 	uint64_t	revalidations_done;	/* ... and finished, whatever the outcome */
+	/* the fetch_concurrency cap */
+	uint64_t	queued;		/* lookups that waited for a slot */
+	uint64_t	running_max;	/* most lookups running at once */
 };
 void	policy_get_stats(struct policy *, struct policy_stats *);
 

@@ -38,7 +38,10 @@ enum lookup_kind {
 };
 
 struct lookup {
-	TAILQ_ENTRY(lookup)	 entry;
+	TAILQ_ENTRY(lookup)	 entry;		/* policy->lookups: all of them */
+	TAILQ_ENTRY(lookup)	 qentry;	/* policy->waiting, when queued */
+	int			 queued;	/* waits for a slot: nothing sent */
+	int			 running;	/* holds a slot */
 	struct policy		*p;
 	char			 domain[STS_MX_NAMEBUF];
 	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
@@ -64,7 +67,10 @@ struct policy {
 	unsigned		 recheck_s, tempfail_bound_s, backoff_s;
 	uint64_t		(*clock)(void *);
 	void			*clock_arg;
-	TAILQ_HEAD(, lookup)	 lookups;
+	TAILQ_HEAD(, lookup)	 lookups;	/* running or waiting, by domain */
+	TAILQ_HEAD(, lookup)	 waiting;	/* over the cap, oldest first */
+	unsigned		 fetch_max;	/* lookups running at once */
+	unsigned		 running;
 	struct tempfails	*tempfails;	/* Ours: TXT failing since */
 	struct diag_runs	 diags;		/* policy_diagnose in flight */
 	struct policy_stats	 stats;
