@@ -9,7 +9,8 @@
  * not fetched again for backoff_s (S11); with an unexpired cached policy we
  * apply it (S13), without one we deliver as if there were no policy (S12).
  * A TXT lookup that fails temporarily with nothing cached defers (Ours) for
- * up to tempfail_bound_s per domain, then counts as no policy; a DNS answer
+ * up to tempfail_bound_s per domain (the start of that period is kept in
+ * policy.db, so it outlives a restart), then counts as no policy; a DNS answer
  * that cannot be read or breaks our bounds counts as such a failure too, so
  * injected garbage cannot switch a domain to "no policy" at once. A missing TXT
  * record never deletes a cached policy (S4). Concurrent lookups of one
@@ -46,9 +47,6 @@
 #include "policy/sts_mx.h"
 #include "policy/sts_policy.h"
 #include "policy/sts_txt.h"
-#include "policy/tempfail.h"
-
-#define MAX_TEMPFAILS	256
 
 static void	lookup_admit(struct policy *);
 
@@ -299,6 +297,48 @@ start_fetch(struct lookup *lk)
 
 /* --- the TXT record --- */
 
+/*
+ * Ours: since when has the TXT lookup of a domain with nothing usable been
+ * failing? Kept in its policy.db record (a placeholder without a policy if
+ * there is none), so a restart does not start the tempfail period again.
+ */
+static uint64_t
+txt_fail_since(struct lookup *lk, uint64_t now)
+{
+	struct policy	*p = lk->p;
+
+	if (lk->have_entry && lk->cached.txt_fail_since != 0)
+		return lk->cached.txt_fail_since;
+	if (!lk->have_entry) {
+		memset(&lk->cached, 0, sizeof(lk->cached));	/* id "": no policy */
+		lk->have_entry = 1;
+	}
+	lk->cached.txt_fail_since = now;
+	front_invalidate(p, lk->domain);
+	(void)cache_put(p->cache, lk->domain, &lk->cached);
+	return now;
+}
+
+/* The TXT lookup answered: a tempfail period is over. */
+static void
+txt_fail_clear(struct lookup *lk)
+{
+	struct policy	*p = lk->p;
+
+	if (!lk->have_entry || lk->cached.txt_fail_since == 0)
+		return;
+	lk->cached.txt_fail_since = 0;
+	front_invalidate(p, lk->domain);
+	if (lk->cached.id[0] == '\0' && lk->cached.fail_id[0] == '\0') {
+		/* the record only held the period: gone with it */
+		(void)cache_delete(p->cache, lk->domain);
+		cache_entry_free(&lk->cached);
+		lk->have_entry = 0;
+		return;
+	}
+	(void)cache_put(p->cache, lk->domain, &lk->cached);
+}
+
 static void
 txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 {
@@ -313,7 +353,9 @@ txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 		finish_cached(lk, "", why);
 		return;
 	}
-	since = tempfail_since(p->tempfails, lk->domain, now);
+	since = txt_fail_since(lk, now);
+	if (since > now)		/* the clock stepped back */
+		since = now;
 	if (now - since >= p->tempfail_bound_s) {
 		snprintf(why, sizeof(why), "TXT lookup failing for %llu s (%s); "
 		    "treated as no policy", (unsigned long long)(now - since),
@@ -386,7 +428,7 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 		txt_failed(lk, r);
 		return;
 	}
-	tempfail_clear(p->tempfails, lk->domain);
+	txt_fail_clear(lk);
 	if (txt_id(r, lk->id, why, sizeof(why)) == -1) {
 		/* S4: no (new) policy; a cached one stays and applies */
 		if (lk->usable) {
@@ -597,7 +639,6 @@ policy_forget(struct policy *p, const char *domain)
 
 	if (normalize(domain, norm) == -1)
 		return -1;
-	tempfail_clear(p->tempfails, norm);
 	front_invalidate(p, norm);
 	if ((rc = cache_delete(p->cache, norm)) == 0)
 		log_info("policy: %s: cached policy forgotten", norm);
@@ -635,7 +676,6 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	TAILQ_INIT(&p->lookups);
 	TAILQ_INIT(&p->waiting);
 	p->fetch_max = pp->fetch_concurrency ? pp->fetch_concurrency : 32;
-	p->tempfails = tempfail_new(MAX_TEMPFAILS);
 	TAILQ_INIT(&p->diags);
 	memset(&rp, 0, sizeof(rp));
 	rp.servers = pp->dns;
@@ -672,7 +712,6 @@ policy_free(struct policy *p)
 	}
 	policy_diag_free_all(p);
 	policy_front_free(p->front);
-	tempfail_free(p->tempfails);
 	if (p->refresh_timer != NULL)
 		event_free(p->refresh_timer);
 	cache_close(p->cache);

@@ -132,7 +132,11 @@ int	policy_check(struct policy *, const char *domain, policy_on_result, void *);
 /* "policy flush": forget the cached policy. 0, 1 if none was cached, -1. */
 int	policy_forget(struct policy *, const char *domain);
 
-/* "policy show/list": every record of policy.db, in domain order. */
+/*
+ * "policy show/list": every record of policy.db, in domain order, but for
+ * those that only keep when a domain's TXT lookup started failing (Ours:
+ * the tempfail period, nothing cached; policy_forget ends it).
+ */
 struct policy_cached {
 	const char		*domain;
 	int			 corrupt;	/* the record could not be read */
@@ -146,6 +150,7 @@ struct policy_cached {
 	const char		*fail_id;	/* S11: last failed id, "" if none */
 	uint64_t		 fail_time;
 	uint64_t		 fail_retry;	/* S11: fail_id not fetched before */
+	uint64_t		 txt_fail_since;	/* Ours: TXT failing since, 0: not */
 };
 /* Stops when fn returns non-zero and returns that; -1 on a database error. */
 int	policy_list(struct policy *, int (*fn)(const struct policy_cached *, void *),

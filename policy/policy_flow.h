@@ -22,7 +22,6 @@
 struct event;
 struct fetcher;
 struct policy_front;
-struct tempfails;
 
 struct waiter {
 	TAILQ_ENTRY(waiter)	 entry;
@@ -71,7 +70,6 @@ struct policy {
 	TAILQ_HEAD(, lookup)	 waiting;	/* over the cap, oldest first */
 	unsigned		 fetch_max;	/* lookups running at once */
 	unsigned		 running;
-	struct tempfails	*tempfails;	/* Ours: TXT failing since */
 	struct diag_runs	 diags;		/* policy_diagnose in flight */
 	struct policy_stats	 stats;
 };
