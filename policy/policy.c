@@ -47,6 +47,7 @@
 #include "policy/sts_mx.h"
 #include "policy/sts_policy.h"
 #include "policy/sts_txt.h"
+#include "policy/tempfail.h"
 
 static void	lookup_admit(struct policy *);
 
@@ -640,6 +641,7 @@ policy_forget(struct policy *p, const char *domain)
 	if (normalize(domain, norm) == -1)
 		return -1;
 	front_invalidate(p, norm);
+	tempfail_clear(p->recheck_fails, norm);
 	if ((rc = cache_delete(p->cache, norm)) == 0)
 		log_info("policy: %s: cached policy forgotten", norm);
 	return rc;
@@ -712,6 +714,7 @@ policy_free(struct policy *p)
 	}
 	policy_diag_free_all(p);
 	policy_front_free(p->front);
+	tempfail_free(p->recheck_fails);
 	if (p->refresh_timer != NULL)
 		event_free(p->refresh_timer);
 	cache_close(p->cache);

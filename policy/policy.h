@@ -71,7 +71,9 @@ struct policy_params {
 	 * front_ttl_s seconds without DNS or policy.db. After that, a domain
 	 * with an unexpired policy in policy.db is answered from it at once
 	 * while its TXT id is re-checked in the background (a failed re-check
-	 * is retried after 30 s); only a domain without one waits for DNS.
+	 * is retried after 30 s, doubling with each failure in a row up to
+	 * 1 h, less a random quarter at most); only a domain without one
+	 * waits for DNS.
 	 * 0 turns all this off: every lookup queries the TXT record and waits.
 	 * At most front_max domains (0: 10000). The daemon: policy_txt_recheck.
 	 */

@@ -22,6 +22,7 @@
 struct event;
 struct fetcher;
 struct policy_front;
+struct tempfails;
 
 struct waiter {
 	TAILQ_ENTRY(waiter)	 entry;
@@ -70,6 +71,8 @@ struct policy {
 	TAILQ_HEAD(, lookup)	 waiting;	/* over the cap, oldest first */
 	unsigned		 fetch_max;	/* lookups running at once */
 	unsigned		 running;
+	struct tempfails	*recheck_fails;	/* re-checks failing in a row */
+	uint64_t		 rng;		/* xorshift state: back-off jitter */
 	struct diag_runs	 diags;		/* policy_diagnose in flight */
 	struct policy_stats	 stats;
 };
@@ -91,7 +94,10 @@ void	policy_recheck_remember(struct lookup *, const struct policy_result *);
  */
 int	policy_recheck_stale(struct policy *, const char *domain, uint64_t now,
 	    const struct lookup *inflight, policy_on_result, void *);
-/* S14: arm the timer that re-checks every cached policy. */
+/*
+ * Set up the re-checks: the back-off table and its jitter, and the timer
+ * that re-checks every cached policy (S14). policy_free undoes it.
+ */
 void	policy_recheck_arm(struct policy *);
 
 #endif

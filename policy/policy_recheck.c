@@ -6,7 +6,10 @@
  * that policy at once (stale-while-revalidate) and one re-check per domain
  * runs behind it, with the same rules as a lookup (S11, S13, S20); its
  * outcome goes into the front cache for the lookups after it. A re-check
- * that fails is retried no sooner than RECHECK_RETRY_S later.
+ * that fails is retried no sooner than 30 s later, doubling with each
+ * failure in a row up to an hour, less a random quarter at most
+ * (tempfail_backoff), so a DNS server that stays down is not asked every
+ * 30 s for every domain, and domains that failed together spread out.
  *
  * Every recheck_interval_s the TXT id of each cached policy is checked
  * again (S14): a changed id is fetched, and so is an unchanged one once half
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -27,8 +31,20 @@
 #include "policy/policy_flow.h"
 #include "policy/policy_front.h"
 #include "policy/policy_int.h"
+#include "policy/tempfail.h"
 
-#define RECHECK_RETRY_S	30	/* a failed re-check of a cached policy: retry after */
+/* xorshift64*: jitter only, nothing secret depends on it. */
+static uint64_t
+recheck_random(struct policy *p)
+{
+	p->rng ^= p->rng >> 12;
+	p->rng ^= p->rng << 25;
+	p->rng ^= p->rng >> 27;
+	return p->rng * 2685821657736338717ULL;
+}
+
+#define RECHECK_RETRY_S	30	/* a stale answer: the re-check replaces it by then */
+#define RECHECK_FAILS_MAX	4096	/* domains whose failing re-checks are counted */
 
 /* --- stale-while-revalidate --- */
 
@@ -36,21 +52,26 @@ void
 policy_recheck_remember(struct lookup *lk, const struct policy_result *r)
 {
 	struct policy	*p = lk->p;
-	uint64_t	 now, until;
+	uint64_t	 now, until, wait;
 
 	if (p->front == NULL)
 		return;
 	now = policy_int_now(p);
 	if (lk->front_until != 0) {	/* confirmed by the TXT answer or a fetch */
+		tempfail_clear(p->recheck_fails, lk->domain);
 		front_put(policy_front_cache(p->front), r, now, lk->front_until);
 		return;
 	}
 	if (lk->kind != LK_REVALIDATE || r->source != POLICY_SOURCE_CACHED)
 		return;
 	/* the re-check failed (TXT, fetch): the cached policy again, for a while */
+	wait = tempfail_backoff(tempfail_note(p->recheck_fails, lk->domain, now),
+	    recheck_random(p));
+	log_debug("policy: %s: re-check failed, next one in %llu s", lk->domain,
+	    (unsigned long long)wait);
 	until = lk->cached.fetched + lk->cached.policy.max_age;
-	if (now + RECHECK_RETRY_S < until)
-		until = now + RECHECK_RETRY_S;
+	if (now + wait < until)
+		until = now + wait;
 	front_put_until(policy_front_cache(p->front), r, now, until);
 }
 
@@ -149,6 +170,11 @@ void
 policy_recheck_arm(struct policy *p)
 {
 	struct timeval	tv = { (time_t)p->recheck_s, 0 };
+
+	p->recheck_fails = tempfail_new(RECHECK_FAILS_MAX);
+	p->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)p;
+	if (p->rng == 0)
+		p->rng = 0x9e3779b97f4a7c15ULL;
 
 	if ((p->refresh_timer = evtimer_new(p->base, policy_on_refresh_timer, p)) == NULL ||
 	    evtimer_add(p->refresh_timer, &tv) == -1)
