@@ -42,7 +42,7 @@ pfx_setup(struct pfx *fx, const char *progname, const char *names)
 		return -1;
 	}
 	if (https_lab_setup(&fx->lab, names) == -1) {
-		printf("1..0 # SKIP cannot make test certificates with openssl\n");
+		printf("# SKIP cannot make test certificates with openssl\n");
 		https_lab_cleanup(&fx->lab);
 		return 1;
 	}
@@ -220,8 +220,8 @@ pfx_on_result(const struct policy_result *r, void *arg)
 		pfx_arrived(g->fx);
 }
 
-static void
-start(struct pfx *fx, struct policy *p, const char *domain, struct pfx_got *g,
+static int
+start_one(struct pfx *fx, struct policy *p, const char *domain, struct pfx_got *g,
     int check)
 {
 	memset(g, 0, sizeof(*g));
@@ -230,8 +230,23 @@ start(struct pfx *fx, struct policy *p, const char *domain, struct pfx_got *g,
 	if ((check ? policy_check(p, domain, pfx_on_result, g) :
 	    policy_lookup(p, domain, pfx_on_result, g)) == -1) {
 		fx->pending--;
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+int
+pfx_start(struct pfx *fx, struct policy *p, const char *domain, struct pfx_got *g)
+{
+	return start_one(fx, p, domain, g, 0);
+}
+
+static void
+start(struct pfx *fx, struct policy *p, const char *domain, struct pfx_got *g,
+    int check)
+{
+	if (start_one(fx, p, domain, g, check) == -1)
+		return;
 	pfx_run(fx);
 	if (!g->done)
 		diag("lookup of %s did not finish", domain);
@@ -256,4 +271,20 @@ pfx_stats(struct policy *p)
 
 	policy_get_stats(p, &st);
 	return st;
+}
+
+int
+pfx_settle(struct pfx *fx, struct policy *p)
+{
+	struct policy_stats	st;
+	int			i;
+
+	for (i = 0; i < 2000; i++) {
+		st = pfx_stats(p);
+		if (st.revalidations_done == st.revalidations)
+			return 1;
+		pfx_spin(fx, 10);
+	}
+	diag("re-checks still in flight after the deadline");
+	return 0;
 }

@@ -35,8 +35,9 @@ struct pfx {
 
 /*
  * Set up everything for a server certificate naming the space-separated
- * names, serving PFX_ENFORCE. 0; -1 after printing "Bail out!"; 1 after
- * printing a TAP skip (no openssl to make certificates): return 0 then.
+ * names, serving PFX_ENFORCE. 0; -1 after printing "Bail out!"; 1 when
+ * no certificates can be made (no openssl): the caller skips what needs
+ * them and ends with tap_done().
  */
 int	pfx_setup(struct pfx *, const char *progname, const char *names);
 void	pfx_teardown(struct pfx *);
@@ -77,10 +78,14 @@ struct pfx_got {
 };
 
 void	pfx_on_result(const struct policy_result *, void *);
+/* policy_lookup into g (cleared), counted as pending; its return value. */
+int	pfx_start(struct pfx *, struct policy *, const char *domain, struct pfx_got *);
 /* policy_lookup and run until its callback came. */
 void	pfx_lookup(struct pfx *, struct policy *, const char *domain, struct pfx_got *);
 /* The same, for policy_check. */
 void	pfx_check(struct pfx *, struct policy *, const char *domain, struct pfx_got *);
 struct policy_stats pfx_stats(struct policy *);
+/* Every re-check behind a stale answer finished? Polls for up to 20 s. */
+int	pfx_settle(struct pfx *, struct policy *);
 
 #endif

@@ -120,19 +120,11 @@ test_cap(struct pfx *fx, struct slow_host *h)
 		snprintf(dom[i], sizeof(dom[i]), "slow%d.test", i);
 		pfx_zone(fx, dom[i], "v=STSv1; id=1", "127.0.0.1");
 		started[i] = -1;
-		memset(&g[i], 0, sizeof(g[i]));
-		g[i].fx = fx;
-		fx->pending++;
-		if (policy_lookup(p, dom[i], pfx_on_result, &g[i]) == -1)
-			fx->pending--;
+		(void)pfx_start(fx, p, dom[i], &g[i]);
 	}
 	/* a lookup of a running domain and one of a waiting domain join them */
-	memset(&again_first, 0, sizeof(again_first));
-	memset(&again_last, 0, sizeof(again_last));
-	again_first.fx = again_last.fx = fx;
-	fx->pending += 2;
-	policy_lookup(p, dom[0], pfx_on_result, &again_first);
-	policy_lookup(p, dom[NDOM - 1], pfx_on_result, &again_last);
+	(void)pfx_start(fx, p, dom[0], &again_first);
+	(void)pfx_start(fx, p, dom[NDOM - 1], &again_last);
 
 	/* poll: which lookups have sent their TXT query, how many run at once */
 	for (poll = 0; poll < 3000 && fx->pending > 0; poll++) {
@@ -207,7 +199,7 @@ main(void)
 	int			rc;
 
 	if ((rc = pfx_setup(&fx, "test_policy_cap", "mta-sts.d.test")) != 0)
-		return rc == 1 ? 0 : 1;
+		return rc == 1 ? tap_done() : 1;
 	if (slow_host_start(&h, fx.base) == -1) {
 		printf("Bail out! cannot listen on 127.0.0.1\n");
 		return 1;

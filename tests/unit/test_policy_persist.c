@@ -211,7 +211,7 @@ main(void)
 	int		rc;
 
 	if ((rc = pfx_setup(&fx, "test_policy_persist", "mta-sts.k.test")) != 0)
-		return rc == 1 ? 0 : 1;
+		return rc == 1 ? tap_done() : 1;
 	test_old_record();
 	test_restart(&fx);
 	pfx_teardown(&fx);
