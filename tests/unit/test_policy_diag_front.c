@@ -95,6 +95,11 @@ test_tempfail(void)
 	is_int(tempfail_since(t, "a.test", 300), 300, "tempfail: bounded, the oldest goes");
 	tempfail_clear(t, "c.test");
 	is_int(tempfail_since(t, "c.test", 400), 400, "tempfail: an answer clears");
+	is_int(tempfail_note(t, "c.test", 500), 1, "tempfail: failures counted from 1");
+	is_int(tempfail_note(t, "c.test", 600), 2, "tempfail: one more");
+	is_int(tempfail_since(t, "c.test", 700), 400, "tempfail: counting keeps the start");
+	tempfail_clear(t, "c.test");
+	is_int(tempfail_note(t, "c.test", 800), 1, "tempfail: an answer clears the count");
 	tempfail_free(t);
 }
 
