@@ -19,7 +19,7 @@
 #include "tests/tap.h"
 #include "tests/unit/policy_fixture.h"
 
-#define HOLD_MS	300
+#define HOLD_MS	800	/* long enough for both slots to fill on a busy machine */
 #define NDOM	5
 #define CAP	2
 
