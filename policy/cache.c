@@ -1,10 +1,14 @@
 /*
  * cache.c: policy.db, the MTA-STS policy cache in Berkeley DB (S19, S20, S11).
  *
- * Record, version 1, all integers big-endian:
- *   u8 version (1) | u8 mode | u64 fetched | u32 max_age | u64 max_age_published
+ * Record, all integers big-endian:
+ *   u8 version (2) | u8 mode | u64 fetched | u32 max_age | u64 max_age_published
  *   u8 idlen | id | u8 failidlen | fail id | u64 fail_time
+ *   u64 txt_fail_since (version 2 only)
  *   u16 nmx | nmx * (u8 len | pattern) | u32 rawlen | raw
+ * Version 2 added txt_fail_since, so a restart keeps how long a domain's TXT
+ * lookup has been failing. Records of version 1 (written before) are still
+ * read, with txt_fail_since 0; every record is written as version 2.
  * Every length is checked against the bytes left and its own bound; mx
  * patterns are re-validated, so a record that decodes is one the policy
  * parser could have produced.
@@ -16,7 +20,6 @@
 #include "common/xmalloc.h"
 #include "policy/cache.h"
 
-#define CACHE_VERSION	1
 
 struct cache {
 	DB_ENV	*env;
@@ -81,6 +84,7 @@ cache_encode(const struct cache_entry *e, uint8_t **buf, size_t *len)
 	if (put_str8(&w, e->id) == -1 || put_str8(&w, e->fail_id) == -1)
 		goto out;
 	put_uint(&w, e->fail_time, 8);
+	put_uint(&w, e->txt_fail_since, 8);
 	put_uint(&w, e->policy.nmx, 2);
 	for (i = 0; i < e->policy.nmx; i++)
 		if (put_str8(&w, e->policy.mx[i]) == -1)
@@ -139,14 +143,15 @@ decode_header(struct rbuf *r, struct cache_entry *e)
 {
 	uint64_t	v, mode, maxage;
 
-	if (get_uint(r, 1, &v) == -1 || v != CACHE_VERSION ||
+	if (get_uint(r, 1, &v) == -1 || v < 1 || v > CACHE_VERSION ||
 	    get_uint(r, 1, &mode) == -1 || mode > STS_MODE_ENFORCE ||
 	    get_uint(r, 8, &e->fetched) == -1 ||
 	    get_uint(r, 4, &maxage) == -1 || maxage > STS_POLICY_MAX_AGE_CAP ||
 	    get_uint(r, 8, &e->policy.max_age_published) == -1 ||
 	    get_str8(r, e->id, STS_TXT_ID_MAX) == -1 ||
 	    get_str8(r, e->fail_id, STS_TXT_ID_MAX) == -1 ||
-	    get_uint(r, 8, &e->fail_time) == -1)
+	    get_uint(r, 8, &e->fail_time) == -1 ||
+	    (v >= 2 && get_uint(r, 8, &e->txt_fail_since) == -1))
 		return -1;
 	e->policy.mode = (enum sts_mode)mode;
 	e->policy.max_age = (uint32_t)maxage;
@@ -192,6 +197,12 @@ cache_entry_free(struct cache_entry *e)
 	sts_policy_free(&e->policy);
 	free(e->raw);
 	memset(e, 0, sizeof(*e));
+}
+
+int
+cache_entry_period_only(const struct cache_entry *e)
+{
+	return e->id[0] == '\0' && e->fail_id[0] == '\0' && e->txt_fail_since != 0;
 }
 
 int

@@ -27,6 +27,8 @@ struct cache_entry {
 	/* S11: the last failed fetch, for the id that failed */
 	char			 fail_id[STS_TXT_ID_MAX + 1];
 	uint64_t		 fail_time;
+	/* Ours: the TXT lookup has failed since then with nothing usable; 0: not */
+	uint64_t		 txt_fail_since;
 };
 
 struct cache;
@@ -50,10 +52,19 @@ int	cache_iterate(struct cache *,
 	    int (*fn)(const char *domain, const struct cache_entry *, void *), void *);
 
 void	cache_entry_free(struct cache_entry *);
+/*
+ * Does the record hold nothing but a tempfail period (no policy, no failed
+ * fetch)? Such a record is bookkeeping, not a cached policy.
+ */
+int	cache_entry_period_only(const struct cache_entry *);
 /* S19: is the cached policy still valid at time now (unix seconds)? */
 int	cache_entry_fresh(const struct cache_entry *, uint64_t now);
 
-/* The record format, exposed for tests and fuzzing. */
+/*
+ * The record format, exposed for tests and fuzzing. Records are written as
+ * CACHE_VERSION; older versions (from 1) are still read.
+ */
+#define CACHE_VERSION	2
 int	cache_encode(const struct cache_entry *, uint8_t **buf, size_t *len);
 int	cache_decode(const uint8_t *, size_t, struct cache_entry *);
 

@@ -9,22 +9,22 @@
  * not fetched again for backoff_s (S11); with an unexpired cached policy we
  * apply it (S13), without one we deliver as if there were no policy (S12).
  * A TXT lookup that fails temporarily with nothing cached defers (Ours) for
- * up to tempfail_bound_s per domain, then counts as no policy; a DNS answer
+ * up to tempfail_bound_s per domain (the start of that period is kept in
+ * policy.db, so it outlives a restart), then counts as no policy; a DNS answer
  * that cannot be read or breaks our bounds counts as such a failure too, so
  * injected garbage cannot switch a domain to "no policy" at once. A missing TXT
  * record never deletes a cached policy (S4). Concurrent lookups of one
- * domain wait on the first one (one TXT query, one fetch). Every
+ * domain wait on the first one (one TXT query, one fetch). At most
+ * fetch_max lookups run at once (a burst of mail to new domains must not
+ * open thousands of fetches); the others wait for a slot in FIFO order,
+ * already joinable by lookups of their domain. Every
  * recheck_interval_s the TXT id of each cached policy is checked again
  * (S14): a changed id is fetched, and so is an unchanged one once half its
  * max_age has passed, so a policy in use never expires; a failed refresh of
  * a policy other than mode none is logged as a warning.
  *
- * With the front cache on (docs/policy-cache.md), a lookup whose domain has
- * an unexpired policy in policy.db never waits for DNS: it is answered from
- * that policy at once (stale-while-revalidate) and one re-check per domain
- * runs behind it, with the same rules as a lookup (S11, S13, S20); its
- * outcome goes into the front cache for the lookups after it. A re-check
- * that fails is retried no sooner than RECHECK_RETRY_S later.
+ * What runs behind the lookups (stale-while-revalidate with the front cache
+ * on, and the S14 refresh) is in policy_recheck.c.
  */
 #include <sys/queue.h>
 #include <stdint.h>
@@ -40,6 +40,7 @@
 #include "policy/cache.h"
 #include "policy/fetch.h"
 #include "policy/policy.h"
+#include "policy/policy_flow.h"
 #include "policy/policy_front.h"
 #include "policy/policy_int.h"
 #include "policy/resolver.h"
@@ -48,55 +49,7 @@
 #include "policy/sts_txt.h"
 #include "policy/tempfail.h"
 
-#define MAX_ADDRS	8
-#define MAX_TEMPFAILS	256
-#define RECHECK_RETRY_S	30	/* a failed re-check of a cached policy: retry after */
-
-struct waiter {
-	TAILQ_ENTRY(waiter)	 entry;
-	policy_on_result	 cb;
-	void			*arg;
-};
-
-enum lookup_kind {
-	LK_LOOKUP = 0,		/* policy_lookup, nothing usable cached: callers wait */
-	LK_REVALIDATE,		/* policy_lookup answered from policy.db: re-check behind */
-	LK_REFRESH,		/* S14: fetch if the id changed or half of max_age passed */
-	LK_CHECK		/* policy_check: always fetch, no S11 back-off */
-};
-
-struct lookup {
-	TAILQ_ENTRY(lookup)	 entry;
-	struct policy		*p;
-	char			 domain[STS_MX_NAMEBUF];
-	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
-	enum lookup_kind	 kind;
-	struct diag_run		*diag;		/* policy_diagnose: trace the steps */
-	struct cache_entry	 cached;
-	int			 have_entry;	/* cached holds a record */
-	int			 usable;	/* ... with an unexpired policy */
-	uint64_t		 front_until;	/* > 0: remember the answer until then */
-	int			 addr_pending;
-	struct sockaddr_storage	 addrs[MAX_ADDRS];
-	size_t			 naddrs;
-	TAILQ_HEAD(, waiter)	 waiters;
-};
-
-struct policy {
-	struct event_base	*base;
-	struct resolver		*res;
-	struct fetcher		*fetch;
-	struct cache		*cache;
-	struct policy_front	*front;		/* NULL: off */
-	struct event		*refresh_timer;
-	unsigned		 recheck_s, tempfail_bound_s, backoff_s;
-	uint64_t		(*clock)(void *);
-	void			*clock_arg;
-	TAILQ_HEAD(, lookup)	 lookups;
-	struct tempfails	*tempfails;	/* Ours: TXT failing since */
-	struct diag_runs	 diags;		/* policy_diagnose in flight */
-	struct policy_stats	 stats;
-};
+static void	lookup_admit(struct policy *);
 
 static uint64_t
 policy_now(struct policy *p)
@@ -130,29 +83,6 @@ front_invalidate(struct policy *p, const char *domain)
 
 /* --- finishing a lookup --- */
 
-/* Keep the answer in the front cache when it may be (docs/policy-cache.md). */
-static void
-front_remember(struct lookup *lk, const struct policy_result *r)
-{
-	struct policy	*p = lk->p;
-	uint64_t	 now, until;
-
-	if (p->front == NULL)
-		return;
-	now = policy_now(p);
-	if (lk->front_until != 0) {	/* confirmed by the TXT answer or a fetch */
-		front_put(policy_front_cache(p->front), r, now, lk->front_until);
-		return;
-	}
-	if (lk->kind != LK_REVALIDATE || r->source != POLICY_SOURCE_CACHED)
-		return;
-	/* the re-check failed (TXT, fetch): the cached policy again, for a while */
-	until = lk->cached.fetched + lk->cached.policy.max_age;
-	if (now + RECHECK_RETRY_S < until)
-		until = now + RECHECK_RETRY_S;
-	front_put_until(policy_front_cache(p->front), r, now, until);
-}
-
 static void
 lookup_free(struct lookup *lk)
 {
@@ -171,6 +101,7 @@ lookup_free(struct lookup *lk)
 static void
 lookup_finish(struct lookup *lk, struct policy_result *r)
 {
+	struct policy	*p = lk->p;
 	struct waiter	*w;
 
 	r->domain = lk->domain;
@@ -184,16 +115,21 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 	    policy_mode_name(r->mode), policy_source_name(r->source), r->id,
 	    r->result_type[0] ? " result=" : "", r->result_type,
 	    r->reason[0] ? " reason=" : "", r->reason);
-	TAILQ_REMOVE(&lk->p->lookups, lk, entry);
+	TAILQ_REMOVE(&p->lookups, lk, entry);
+	if (!lk->running)
+		fatalx("lookup_finish: %s finished without running", lk->domain);
+	lk->running = 0;
+	p->running--;
 	if (lk->kind == LK_REVALIDATE)
 		lk->p->stats.revalidations_done++;
-	front_remember(lk, r);
+	policy_recheck_remember(lk, r);
 	while ((w = TAILQ_FIRST(&lk->waiters)) != NULL) {
 		TAILQ_REMOVE(&lk->waiters, w, entry);
 		w->cb(r, w->arg);
 		free(w);
 	}
 	lookup_free(lk);
+	lookup_admit(p);
 }
 
 static void
@@ -320,7 +256,7 @@ policy_on_addr(const struct resolver_addr_result *r, void *arg)
 	if (lk->diag != NULL)
 		policy_diag_note_addr(lk->diag, r);
 	for (i = 0; r->status == RESOLVER_OK && i < r->naddrs &&
-	    lk->naddrs < MAX_ADDRS; i++)
+	    lk->naddrs < POLICY_MAX_ADDRS; i++)
 		lk->addrs[lk->naddrs++] = r->addrs[i];
 	if (--lk->addr_pending > 0)
 		return;
@@ -362,6 +298,48 @@ start_fetch(struct lookup *lk)
 
 /* --- the TXT record --- */
 
+/*
+ * Ours: since when has the TXT lookup of a domain with nothing usable been
+ * failing? Kept in its policy.db record (a placeholder without a policy if
+ * there is none), so a restart does not start the tempfail period again.
+ */
+static uint64_t
+txt_fail_since(struct lookup *lk, uint64_t now)
+{
+	struct policy	*p = lk->p;
+
+	if (lk->have_entry && lk->cached.txt_fail_since != 0)
+		return lk->cached.txt_fail_since;
+	if (!lk->have_entry) {
+		memset(&lk->cached, 0, sizeof(lk->cached));	/* id "": no policy */
+		lk->have_entry = 1;
+	}
+	lk->cached.txt_fail_since = now;
+	front_invalidate(p, lk->domain);
+	(void)cache_put(p->cache, lk->domain, &lk->cached);
+	return now;
+}
+
+/* The TXT lookup answered: a tempfail period is over. */
+static void
+txt_fail_clear(struct lookup *lk)
+{
+	struct policy	*p = lk->p;
+
+	if (!lk->have_entry || lk->cached.txt_fail_since == 0)
+		return;
+	lk->cached.txt_fail_since = 0;
+	front_invalidate(p, lk->domain);
+	if (lk->cached.id[0] == '\0' && lk->cached.fail_id[0] == '\0') {
+		/* the record only held the period: gone with it */
+		(void)cache_delete(p->cache, lk->domain);
+		cache_entry_free(&lk->cached);
+		lk->have_entry = 0;
+		return;
+	}
+	(void)cache_put(p->cache, lk->domain, &lk->cached);
+}
+
 static void
 txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 {
@@ -376,7 +354,9 @@ txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 		finish_cached(lk, "", why);
 		return;
 	}
-	since = tempfail_since(p->tempfails, lk->domain, now);
+	since = txt_fail_since(lk, now);
+	if (since > now)		/* the clock stepped back */
+		since = now;
 	if (now - since >= p->tempfail_bound_s) {
 		snprintf(why, sizeof(why), "TXT lookup failing for %llu s (%s); "
 		    "treated as no policy", (unsigned long long)(now - since),
@@ -449,7 +429,7 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 		txt_failed(lk, r);
 		return;
 	}
-	tempfail_clear(p->tempfails, lk->domain);
+	txt_fail_clear(lk);
 	if (txt_id(r, lk->id, why, sizeof(why)) == -1) {
 		/* S4: no (new) policy; a cached one stays and applies */
 		if (lk->usable) {
@@ -472,8 +452,8 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 
 /* --- lookups --- */
 
-static struct lookup *
-lookup_find(struct policy *p, const char *domain)
+struct lookup *
+policy_flow_find(struct policy *p, const char *domain)
 {
 	struct lookup	*lk;
 
@@ -483,16 +463,47 @@ lookup_find(struct policy *p, const char *domain)
 	return NULL;
 }
 
-static struct lookup *
-lookup_start(struct policy *p, const char *domain, enum lookup_kind kind)
+/* Send the TXT query of a lookup: it holds one of the fetch_max slots. */
+static void
+lookup_run(struct lookup *lk)
+{
+	struct policy	*p = lk->p;
+	char		 name[STS_MX_NAMEBUF + 16];
+
+	lk->running = 1;
+	if (++p->running > p->stats.running_max)
+		p->stats.running_max = p->running;
+	p->stats.txt_queries++;
+	snprintf(name, sizeof(name), "_mta-sts.%s", lk->domain);	/* S1, S2 */
+	if (resolver_query_txt(p->res, name, policy_on_txt, lk) == -1)
+		fatalx("lookup_run: resolver refused a valid name");
+}
+
+/* A slot is free: the lookups that waited longest go first. */
+static void
+lookup_admit(struct policy *p)
 {
 	struct lookup	*lk;
-	char		 name[STS_MX_NAMEBUF + 16];
+
+	while (p->running < p->fetch_max && (lk = TAILQ_FIRST(&p->waiting)) != NULL) {
+		TAILQ_REMOVE(&p->waiting, lk, qentry);
+		lk->queued = 0;
+		lookup_run(lk);
+	}
+}
+
+/*
+ * A lookup joins p->lookups at once, so lookups of the same domain find it
+ * and wait on it (coalescing) whether it runs or waits for a slot.
+ */
+struct lookup *
+policy_flow_start(struct policy *p, const char *domain, enum lookup_kind kind)
+{
+	struct lookup	*lk;
 
 	lk = xcalloc(1, sizeof(*lk));
 	lk->p = p;
 	lk->kind = kind;
-	p->stats.txt_queries++;
 	if (kind == LK_REFRESH)
 		p->stats.rechecks++;
 	if (kind == LK_REVALIDATE)
@@ -500,9 +511,13 @@ lookup_start(struct policy *p, const char *domain, enum lookup_kind kind)
 	snprintf(lk->domain, sizeof(lk->domain), "%s", domain);
 	TAILQ_INIT(&lk->waiters);
 	TAILQ_INSERT_TAIL(&p->lookups, lk, entry);
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);	/* S1, S2 */
-	if (resolver_query_txt(p->res, name, policy_on_txt, lk) == -1)
-		fatalx("lookup_start: resolver refused a valid name");
+	if (p->running < p->fetch_max && TAILQ_EMPTY(&p->waiting))
+		lookup_run(lk);
+	else {
+		p->stats.queued++;
+		lk->queued = 1;
+		TAILQ_INSERT_TAIL(&p->waiting, lk, qentry);
+	}
 	return lk;
 }
 
@@ -530,57 +545,6 @@ add_waiter(struct lookup *lk, policy_on_result cb, void *arg)
 	TAILQ_INSERT_TAIL(&lk->waiters, w, entry);
 }
 
-/*
- * Stale-while-revalidate: an unexpired policy in policy.db answers at once
- * (through the front cache, so from the event loop, and the same for the
- * lookups after it) while the TXT id is re-checked behind it, unless a
- * re-check or refresh of the domain is in flight already. 0: nothing usable.
- */
-static int
-answer_stale(struct policy *p, const char *domain, uint64_t now,
-    const struct lookup *inflight, policy_on_result cb, void *arg)
-{
-	struct cache_entry	e;
-	struct policy_result	r;
-	uint64_t		until;
-	char			why[200];
-	int			usable;
-
-	if (cache_get(p->cache, domain, &e) != 0)
-		return 0;
-	if ((usable = e.id[0] != '\0' && cache_entry_fresh(&e, now))) {
-		memset(&r, 0, sizeof(r));
-		r.domain = domain;
-		r.mode = mode_of(e.policy.mode);
-		r.source = POLICY_SOURCE_CACHED;
-		r.mx = (const char *const *)e.policy.mx;
-		r.nmx = e.policy.nmx;
-		r.id = e.id;
-		r.max_age = e.policy.max_age;
-		r.result_type = r.reason = "";
-		if (e.fail_id[0] != '\0' && strcmp(e.fail_id, e.id) != 0 &&
-		    now >= e.fail_time && now - e.fail_time < p->backoff_s) {
-			/* what a re-check would say while S11 holds the new id back */
-			snprintf(why, sizeof(why), "fetch of id %s failed %llu s ago; "
-			    "cached policy id %s applied (S13)", e.fail_id,
-			    (unsigned long long)(now - e.fail_time), e.id);
-			r.result_type = "sts-policy-fetch-error";
-			r.reason = why;
-		}
-		until = e.fetched + e.policy.max_age;
-		if (now + RECHECK_RETRY_S < until)
-			until = now + RECHECK_RETRY_S;	/* a re-check replaces it */
-		front_put_until(policy_front_cache(p->front), &r, now, until);
-	}
-	cache_entry_free(&e);
-	if (!usable || !policy_front_answer(p->front, domain, now, cb, arg))
-		return 0;
-	p->stats.stale_answers++;
-	if (inflight == NULL)
-		(void)lookup_start(p, domain, LK_REVALIDATE);
-	return 1;
-}
-
 int
 policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *arg)
 {
@@ -596,12 +560,12 @@ policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *a
 		p->stats.front_hits++;
 		return 0;
 	}
-	lk = lookup_find(p, norm);
+	lk = policy_flow_find(p, norm);
 	if (p->front != NULL && (lk == NULL || lk->kind != LK_LOOKUP) &&
-	    answer_stale(p, norm, now, lk, cb, arg))
+	    policy_recheck_stale(p, norm, now, lk, cb, arg))
 		return 0;
 	if (lk == NULL)
-		lk = lookup_start(p, norm, LK_LOOKUP);
+		lk = policy_flow_start(p, norm, LK_LOOKUP);
 	else
 		p->stats.coalesced++;
 	add_waiter(lk, cb, arg);
@@ -615,7 +579,7 @@ policy_check(struct policy *p, const char *domain, policy_on_result cb, void *ar
 
 	if (cb == NULL || normalize(domain, norm) == -1)
 		return -1;
-	add_waiter(lookup_start(p, norm, LK_CHECK), cb, arg);
+	add_waiter(policy_flow_start(p, norm, LK_CHECK), cb, arg);
 	return 0;
 }
 
@@ -627,7 +591,7 @@ policy_int_check(struct policy *p, const char *norm, struct diag_run *run,
 {
 	struct lookup	*lk;
 
-	lk = lookup_start(p, norm, LK_CHECK);
+	lk = policy_flow_start(p, norm, LK_CHECK);
 	lk->diag = run;
 	add_waiter(lk, cb, arg);
 }
@@ -676,8 +640,8 @@ policy_forget(struct policy *p, const char *domain)
 
 	if (normalize(domain, norm) == -1)
 		return -1;
-	tempfail_clear(p->tempfails, norm);
 	front_invalidate(p, norm);
+	tempfail_clear(p->recheck_fails, norm);
 	if ((rc = cache_delete(p->cache, norm)) == 0)
 		log_info("policy: %s: cached policy forgotten", norm);
 	return rc;
@@ -695,46 +659,6 @@ policy_resolver(struct policy *p)
 	return p->res;
 }
 
-/* --- S14: background refresh --- */
-
-static int
-refresh_one(const char *domain, const struct cache_entry *e, void *arg)
-{
-	struct policy	*p = arg;
-
-	if (e == NULL || e->id[0] == '\0' || lookup_find(p, domain) != NULL)
-		return 0;
-	(void)lookup_start(p, domain, LK_REFRESH);
-	return 0;
-}
-
-int
-policy_refresh(struct policy *p)
-{
-	struct lookup	*lk;
-	int		 before = 0, after = 0;
-
-	TAILQ_FOREACH(lk, &p->lookups, entry)
-		before++;
-	(void)cache_iterate(p->cache, refresh_one, p);
-	TAILQ_FOREACH(lk, &p->lookups, entry)
-		after++;
-	return after - before;
-}
-
-static void
-policy_on_refresh_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct policy	*p = arg;
-	struct timeval	 tv = { (time_t)p->recheck_s, 0 };
-	int		 n;
-
-	n = policy_refresh(p);
-	log_debug("policy: refreshing %d cached policies", n);
-	if (evtimer_add(p->refresh_timer, &tv) == -1)
-		fatalx("policy_on_refresh_timer: evtimer_add failed");
-}
-
 /* --- life cycle --- */
 
 struct policy *
@@ -743,7 +667,6 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	struct resolver_params	 rp;
 	struct fetch_params	 fp;
 	struct policy		*p;
-	struct timeval		 tv;
 
 	p = xcalloc(1, sizeof(*p));
 	p->base = base;
@@ -753,7 +676,8 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	p->clock = pp->clock;
 	p->clock_arg = pp->clock_arg;
 	TAILQ_INIT(&p->lookups);
-	p->tempfails = tempfail_new(MAX_TEMPFAILS);
+	TAILQ_INIT(&p->waiting);
+	p->fetch_max = pp->fetch_concurrency ? pp->fetch_concurrency : 32;
 	TAILQ_INIT(&p->diags);
 	memset(&rp, 0, sizeof(rp));
 	rp.servers = pp->dns;
@@ -771,11 +695,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 		policy_free(p);
 		return NULL;
 	}
-	tv.tv_sec = (time_t)p->recheck_s;
-	tv.tv_usec = 0;
-	if ((p->refresh_timer = evtimer_new(base, policy_on_refresh_timer, p)) == NULL ||
-	    evtimer_add(p->refresh_timer, &tv) == -1)
-		fatalx("policy_new: cannot arm the refresh timer");
+	policy_recheck_arm(p);
 	return p;
 }
 
@@ -794,7 +714,7 @@ policy_free(struct policy *p)
 	}
 	policy_diag_free_all(p);
 	policy_front_free(p->front);
-	tempfail_free(p->tempfails);
+	tempfail_free(p->recheck_fails);
 	if (p->refresh_timer != NULL)
 		event_free(p->refresh_timer);
 	cache_close(p->cache);

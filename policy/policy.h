@@ -60,12 +60,20 @@ struct policy_params {
 	unsigned			 tempfail_bound_s;	/* Ours; 0: 86400 */
 	unsigned			 backoff_s;	/* S11; 0: 300 */
 	/*
+	 * Lookups running at once (TXT query, then any A/AAAA and fetch), 0: 32.
+	 * Past it lookups (and re-checks) wait in a FIFO queue; a lookup of a
+	 * domain that is queued or running already waits on that one.
+	 */
+	unsigned			 fetch_concurrency;
+	/*
 	 * Front cache (policy_front.h): a decision whose TXT id was just
 	 * confirmed (or that found no policy) is reused from memory for
 	 * front_ttl_s seconds without DNS or policy.db. After that, a domain
 	 * with an unexpired policy in policy.db is answered from it at once
 	 * while its TXT id is re-checked in the background (a failed re-check
-	 * is retried after 30 s); only a domain without one waits for DNS.
+	 * is retried after 30 s, doubling with each failure in a row up to
+	 * 1 h, less a random quarter at most); only a domain without one
+	 * waits for DNS.
 	 * 0 turns all this off: every lookup queries the TXT record and waits.
 	 * At most front_max domains (0: 10000). The daemon: policy_txt_recheck.
 	 */
@@ -80,7 +88,8 @@ struct policy_params {
  * NULL on failure (logged). env: an open environment (policy.db goes there).
  * The daemon fills the parameters from its configuration: ca_bundle,
  * dns_servers, policy_port, policy_fetch_timeout, policy_recheck_interval,
- * policy_tempfail_bound, policy_fetch_backoff, policy_txt_recheck.
+ * policy_tempfail_bound, policy_fetch_backoff, policy_txt_recheck,
+ * policy_fetch_concurrency.
  * Lookups run on base; BDB calls on policy.db are short and run there too.
  */
 struct policy *policy_new(struct event_base *, DB_ENV *, const struct policy_params *);
@@ -125,7 +134,11 @@ int	policy_check(struct policy *, const char *domain, policy_on_result, void *);
 /* "policy flush": forget the cached policy. 0, 1 if none was cached, -1. */
 int	policy_forget(struct policy *, const char *domain);
 
-/* "policy show/list": every record of policy.db, in domain order. */
+/*
+ * "policy show/list": every record of policy.db, in domain order, but for
+ * those that only keep when a domain's TXT lookup started failing (Ours:
+ * the tempfail period, nothing cached; policy_forget ends it).
+ */
 struct policy_cached {
 	const char		*domain;
 	int			 corrupt;	/* the record could not be read */
@@ -139,6 +152,7 @@ struct policy_cached {
 	const char		*fail_id;	/* S11: last failed id, "" if none */
 	uint64_t		 fail_time;
 	uint64_t		 fail_retry;	/* S11: fail_id not fetched before */
+	uint64_t		 txt_fail_since;	/* Ours: TXT failing since, 0: not */
 };
 /* Stops when fn returns non-zero and returns that; -1 on a database error. */
 int	policy_list(struct policy *, int (*fn)(const struct policy_cached *, void *),
@@ -160,6 +174,9 @@ struct policy_stats {
 	uint64_t	stale_answers;	/* lookups answered from policy.db at once */
 	uint64_t	revalidations;	/* ... TXT re-checks started behind them */
 	uint64_t	revalidations_done;	/* ... and finished, whatever the outcome */
+	/* the fetch_concurrency cap */
+	uint64_t	queued;		/* lookups that waited for a slot */
+	uint64_t	running_max;	/* most lookups running at once */
 };
 void	policy_get_stats(struct policy *, struct policy_stats *);
 

@@ -469,6 +469,7 @@ diag_cached(struct policy *p, const char *domain, const struct cache_entry *e,
 	c->fail_id = e->fail_id;
 	c->fail_time = e->fail_time;
 	c->fail_retry = e->fail_id[0] != '\0' ? e->fail_time + policy_int_backoff(p) : 0;
+	c->txt_fail_since = e->txt_fail_since;
 }
 
 int
@@ -484,6 +485,10 @@ policy_show(struct policy *p, const char *domain,
 		return -1;
 	if ((rc = cache_get(policy_int_cache(p), norm, &e)) == 1)
 		return 1;
+	if (rc == 0 && cache_entry_period_only(&e)) {
+		cache_entry_free(&e);
+		return 1;
+	}
 	diag_cached(p, norm, rc == 0 ? &e : NULL, &c);
 	fn(&c, arg);
 	if (rc == 0)
@@ -503,6 +508,8 @@ list_one(const char *domain, const struct cache_entry *e, void *arg)
 	struct list_ctx		*ctx = arg;
 	struct policy_cached	 c;
 
+	if (e != NULL && cache_entry_period_only(e))
+		return 0;
 	diag_cached(ctx->p, domain, e, &c);
 	return ctx->fn(&c, ctx->arg);
 }

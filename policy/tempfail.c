@@ -1,7 +1,7 @@
 /*
- * tempfail.c: the domains whose TXT lookups are failing, and since when
- * (tempfail.h): a list in insertion order, so the oldest goes first when
- * the table is full.
+ * tempfail.c: the domains whose lookups are failing, since when and how
+ * often (tempfail.h): a list in insertion order, so the oldest goes first
+ * when the table is full; and the back-off after n failures.
  */
 #include <sys/queue.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@ struct tempfail {
 	TAILQ_ENTRY(tempfail)	 entry;
 	char			 domain[STS_MX_NAMEBUF];
 	uint64_t		 since;
+	unsigned		 n;		/* failures in a row */
 };
 
 struct tempfails {
@@ -47,17 +48,19 @@ tempfail_free(struct tempfails *t)
 	free(t);
 }
 
-uint64_t
-tempfail_since(struct tempfails *t, const char *domain, uint64_t now)
+/* The entry of domain, made (failing since now, no failure yet) if none. */
+static struct tempfail *
+tempfail_get(struct tempfails *t, const char *domain, uint64_t now)
 {
 	struct tempfail	*f;
 
 	TAILQ_FOREACH(f, &t->list, entry)
 		if (strcmp(f->domain, domain) == 0)
-			return f->since;
+			return f;
 	if (t->n == t->max) {
 		f = TAILQ_FIRST(&t->list);
 		TAILQ_REMOVE(&t->list, f, entry);
+		memset(f, 0, sizeof(*f));
 	} else {
 		f = xcalloc(1, sizeof(*f));
 		t->n++;
@@ -65,7 +68,35 @@ tempfail_since(struct tempfails *t, const char *domain, uint64_t now)
 	snprintf(f->domain, sizeof(f->domain), "%s", domain);
 	f->since = now;
 	TAILQ_INSERT_TAIL(&t->list, f, entry);
-	return now;
+	return f;
+}
+
+uint64_t
+tempfail_since(struct tempfails *t, const char *domain, uint64_t now)
+{
+	return tempfail_get(t, domain, now)->since;
+}
+
+unsigned
+tempfail_note(struct tempfails *t, const char *domain, uint64_t now)
+{
+	struct tempfail	*f = tempfail_get(t, domain, now);
+
+	if (f->n < UINT32_MAX)
+		f->n++;
+	return f->n;
+}
+
+uint64_t
+tempfail_backoff(unsigned n, uint64_t rnd)
+{
+	uint64_t	wait = TEMPFAIL_BACKOFF_MIN;
+
+	while (n-- > 1 && wait < TEMPFAIL_BACKOFF_MAX)
+		wait *= 2;
+	if (wait > TEMPFAIL_BACKOFF_MAX)
+		wait = TEMPFAIL_BACKOFF_MAX;
+	return wait - (wait / 4) * (rnd % 1024) / 1023;
 }
 
 void

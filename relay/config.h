@@ -55,6 +55,7 @@ struct config {
 	uint64_t		 policy_txt_recheck;	/* a decision reused before re-check, 1m */
 	uint64_t		 policy_tempfail_bound;	/* TXT failing: defer this long (Ours), 1d */
 	uint64_t		 policy_fetch_backoff;	/* failed id not fetched again (S11), 5m */
+	uint64_t		 policy_fetch_concurrency; /* lookups running at once, 32 */
 	uint64_t		 delivery_concurrency;	/* recipient groups in delivery, 100; 0 = off */
 	uint64_t		 delivery_concurrency_per_domain; /* ... per domain, 10 */
 	uint64_t		 delivery_idle_timeout;	/* seconds an idle connection is kept, 5 */

@@ -108,6 +108,9 @@ static const struct ck keys[] = {
 	  "1d", "how long a domain whose TXT lookup keeps failing is deferred before it counts as having no policy" },
 	{ "policy_fetch_backoff", CK_DURATION, 0, FLD(policy_fetch_backoff), 300, 7 * DAY, 0,
 	  "5m", "wait before a policy id whose fetch failed is fetched again (S11: at least 5m)" },
+	{ "policy_fetch_concurrency", CK_UINT, 0, FLD(policy_fetch_concurrency), 1, 10000, 0,
+	  "32", "policy lookups (TXT query, then the HTTPS fetch) in progress at once; "
+	  "the others wait their turn" },
 	{ "delivery_concurrency", CK_UINT, 0, FLD(delivery_concurrency), 0, 100000, 0, "100",
 	  "deliveries (one message to one domain) in progress at once; 0 = queue only, deliver nothing" },
 	{ "delivery_concurrency_per_domain", CK_UINT, 0, FLD(delivery_concurrency_per_domain),

@@ -9,7 +9,7 @@
 
 struct config;
 
-#define CONFIG_NKEYS	38	/* rows of the table; checked at compile time */
+#define CONFIG_NKEYS	39	/* rows of the table; checked at compile time */
 
 /* Index of the key, or -1. */
 int		 config_key_find(const char *);

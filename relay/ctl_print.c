@@ -9,21 +9,29 @@
 #include "common/xmalloc.h"
 #include "relay/ctl_print.h"
 
-static const char *
-cp_str(const json_t *o, const char *key)
+/* --- the JSON readers the printers share (ctl_print.h) --- */
+
+const char *
+ctl_str(const json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
 	return json_is_string(v) ? json_string_value(v) : "";
 }
 
-static uint64_t
-cp_int(const json_t *o, const char *key)
+uint64_t
+ctl_int(const json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
 	return json_is_integer(v) && json_integer_value(v) > 0 ?
 	    (uint64_t)json_integer_value(v) : 0;
+}
+
+int
+ctl_true(const json_t *o, const char *key)
+{
+	return json_is_true(json_object_get(o, key));
 }
 
 static void
@@ -87,31 +95,31 @@ ctl_print_status(const json_t *o, FILE *fp)
 
 	if (!json_is_object(q) || !json_is_object(s) || !json_is_array(l))
 		return -1;
-	strutil_format_duration(cp_int(o, "uptime"), up, sizeof(up));
-	cp_time(cp_int(o, "started"), since, sizeof(since));
-	fprintf(fp, "stsrelayd %s, pid %" PRIu64 ", up %s (since %s)\n", cp_str(o, "version"),
-	    cp_int(o, "pid"), up, since);
-	fprintf(fp, "host name:  %s\n", cp_str(o, "hostname"));
+	strutil_format_duration(ctl_int(o, "uptime"), up, sizeof(up));
+	cp_time(ctl_int(o, "started"), since, sizeof(since));
+	fprintf(fp, "stsrelayd %s, pid %" PRIu64 ", up %s (since %s)\n", ctl_str(o, "version"),
+	    ctl_int(o, "pid"), up, since);
+	fprintf(fp, "host name:  %s\n", ctl_str(o, "hostname"));
 	fprintf(fp, "listening:");
 	for (i = 0; i < json_array_size(l); i++)
 		fprintf(fp, " %s", json_string_value(json_array_get(l, i)) != NULL ?
 		    json_string_value(json_array_get(l, i)) : "?");
 	fprintf(fp, "\nqueue:      %" PRIu64 " messages, %" PRIu64 " recipients pending, "
-	    "%" PRIu64 " held, %" PRIu64 " deferred\n", cp_int(q, "messages"),
-	    cp_int(q, "recipients_pending"), cp_int(q, "held"), cp_int(q, "deferred"));
+	    "%" PRIu64 " held, %" PRIu64 " deferred\n", ctl_int(q, "messages"),
+	    ctl_int(q, "recipients_pending"), ctl_int(q, "held"), ctl_int(q, "deferred"));
 	fprintf(fp, "sessions:   %" PRIu64 " open, %" PRIu64 " since start\n",
-	    cp_int(s, "current"), cp_int(s, "total"));
+	    ctl_int(s, "current"), ctl_int(s, "total"));
 	if (json_is_object(d = json_object_get(o, "delivery"))) {
 		fprintf(fp, "delivery:   %" PRIu64 " attempts, %" PRIu64 " delivered, %" PRIu64
 		    " deferred, %" PRIu64 " bounced, %" PRIu64 " messages in delivery\n",
-		    cp_int(d, "attempts"), cp_int(d, "delivered"), cp_int(d, "deferred"),
-		    cp_int(d, "bounced"), cp_int(d, "in_flight"));
+		    ctl_int(d, "attempts"), ctl_int(d, "delivered"), ctl_int(d, "deferred"),
+		    ctl_int(d, "bounced"), ctl_int(d, "in_flight"));
 		fprintf(fp, "outbound:   %" PRIu64 " connections open (%" PRIu64 " idle), %" PRIu64
 		    " since start, %" PRIu64 " TLS handshakes, %.1f messages per handshake\n",
-		    cp_int(d, "sessions_open"), cp_int(d, "sessions_idle"),
-		    cp_int(d, "connections"), cp_int(d, "handshakes"),
-		    cp_int(d, "handshakes") > 0 ? (double)cp_int(d, "tls_transactions") /
-		    (double)cp_int(d, "handshakes") : 0.0);
+		    ctl_int(d, "sessions_open"), ctl_int(d, "sessions_idle"),
+		    ctl_int(d, "connections"), ctl_int(d, "handshakes"),
+		    ctl_int(d, "handshakes") > 0 ? (double)ctl_int(d, "tls_transactions") /
+		    (double)ctl_int(d, "handshakes") : 0.0);
 	}
 	return 0;
 }
@@ -124,11 +132,11 @@ cp_rcpts(const json_t *m, FILE *fp)
 
 	for (i = 0; i < json_array_size(rs); i++) {
 		r = json_array_get(rs, i);
-		fprintf(fp, "    %-9s %3" PRIu64 " %-8s %s", cp_str(r, "state"),
-		    cp_int(r, "attempts"), cp_int(r, "attempts") == 1 ? "attempt" : "attempts",
-		    cp_str(r, "addr"));
-		if (*cp_str(r, "last_reason") != '\0')
-			fprintf(fp, "  (%s)", cp_str(r, "last_reason"));
+		fprintf(fp, "    %-9s %3" PRIu64 " %-8s %s", ctl_str(r, "state"),
+		    ctl_int(r, "attempts"), ctl_int(r, "attempts") == 1 ? "attempt" : "attempts",
+		    ctl_str(r, "addr"));
+		if (*ctl_str(r, "last_reason") != '\0')
+			fprintf(fp, "  (%s)", ctl_str(r, "last_reason"));
 		fputc('\n', fp);
 	}
 }
@@ -151,17 +159,17 @@ ctl_print_list(const json_t *o, FILE *fp)
 	fprintf(fp, "-Queue ID-----  --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
 	for (i = 0; i < n; i++) {
 		m = json_array_get(msgs, i);
-		cp_time(cp_int(m, "arrival"), when, sizeof(when));
-		sender = cp_str(m, "sender");
-		snprintf(id, sizeof(id), "%s%s", cp_str(m, "id"),
-		    json_is_true(json_object_get(m, "held")) ? "!" : "");
-		fprintf(fp, "%-15s %8" PRIu64 " %-20s %s\n", id, cp_int(m, "size"), when,
+		cp_time(ctl_int(m, "arrival"), when, sizeof(when));
+		sender = ctl_str(m, "sender");
+		snprintf(id, sizeof(id), "%s%s", ctl_str(m, "id"),
+		    ctl_true(m, "held") ? "!" : "");
+		fprintf(fp, "%-15s %8" PRIu64 " %-20s %s\n", id, ctl_int(m, "size"), when,
 		    *sender != '\0' ? sender : "<>");
 		cp_rcpts(m, fp);
-		bytes += cp_int(m, "size");
+		bytes += ctl_int(m, "size");
 	}
 	fprintf(fp, "\n-- %" PRIu64 " KiB in %zu message%s%s\n", (bytes + 1023) / 1024, n,
-	    n == 1 ? "" : "s", json_is_true(json_object_get(o, "truncated")) ?
+	    n == 1 ? "" : "s", ctl_true(o, "truncated") ?
 	    " (only the first ones are listed)" : "");
 	return 0;
 }
@@ -171,25 +179,26 @@ ctl_print_show(const json_t *o, FILE *fp)
 {
 	char when[64], next[64];
 
-	cp_time(cp_int(o, "arrival"), when, sizeof(when));
-	cp_time(cp_int(o, "next_attempt"), next, sizeof(next));
-	fprintf(fp, "id:           %s%s\n", cp_str(o, "id"),
-	    json_is_true(json_object_get(o, "held")) ? " (held)" : "");
-	fprintf(fp, "sender:       <%s>\n", cp_str(o, "sender"));
+	cp_time(ctl_int(o, "arrival"), when, sizeof(when));
+	cp_time(ctl_int(o, "next_attempt"), next, sizeof(next));
+	fprintf(fp, "id:           %s%s\n", ctl_str(o, "id"),
+	    ctl_true(o, "held") ? " (held)" : "");
+	fprintf(fp, "sender:       <%s>\n", ctl_str(o, "sender"));
 	fprintf(fp, "arrival:      %s\n", when);
-	fprintf(fp, "size:         %" PRIu64 " bytes\n", cp_int(o, "size"));
-	fprintf(fp, "client:       %s (helo %s)\n", cp_str(o, "client_addr"), cp_str(o, "helo"));
-	if (*cp_str(o, "auth_user") != '\0')
-		fprintf(fp, "auth user:    %s\n", cp_str(o, "auth_user"));
-	fprintf(fp, "body:         %s%s\n", json_is_true(json_object_get(o, "8bitmime")) ?
-	    "8BITMIME" : "7BIT", json_is_true(json_object_get(o, "smtputf8")) ? " SMTPUTF8" : "");
+	fprintf(fp, "size:         %" PRIu64 " bytes\n", ctl_int(o, "size"));
+	fprintf(fp, "client:       %s (helo %s)\n", ctl_str(o, "client_addr"),
+	    ctl_str(o, "helo"));
+	if (*ctl_str(o, "auth_user") != '\0')
+		fprintf(fp, "auth user:    %s\n", ctl_str(o, "auth_user"));
+	fprintf(fp, "body:         %s%s\n", ctl_true(o, "8bitmime") ?
+	    "8BITMIME" : "7BIT", ctl_true(o, "smtputf8") ? " SMTPUTF8" : "");
 	fprintf(fp, "next attempt: %s\n", next);
 	fprintf(fp, "recipients:\n");
 	cp_rcpts(o, fp);
 	fputc('\n', fp);
 	if (cp_text(o, "headers", fp) == -1)
 		return -1;
-	if (json_is_true(json_object_get(o, "headers_truncated")))
+	if (ctl_true(o, "headers_truncated"))
 		fprintf(fp, "[headers cut short]\n");
 	return 0;
 }
@@ -203,7 +212,7 @@ ctl_print_cat(const json_t *o, FILE *fp)
 int
 ctl_print_done(const json_t *o, const char *verb, FILE *fp)
 {
-	const char *id = cp_str(o, "id");
+	const char *id = ctl_str(o, "id");
 
 	fprintf(fp, "%s: %s\n", *id != '\0' ? id : "queue", verb);
 	return 0;
@@ -217,12 +226,12 @@ ctl_print_tls(const json_t *o, FILE *fp)
 
 	if (!json_is_array(a))
 		return -1;
-	fprintf(fp, "TLS report counters of %s (UTC)\n", cp_str(o, "day"));
+	fprintf(fp, "TLS report counters of %s (UTC)\n", ctl_str(o, "day"));
 	for (i = 0; i < json_array_size(a); i++) {
 		e = json_array_get(a, i);
-		fprintf(fp, "%-30s %-15s %-30s %-26s %" PRIu64 "\n", cp_str(e, "policy_domain"),
-		    cp_str(e, "policy_type"), *cp_str(e, "mx_host") != '\0' ?
-		    cp_str(e, "mx_host") : "-", cp_str(e, "result"), cp_int(e, "count"));
+		fprintf(fp, "%-30s %-15s %-30s %-26s %" PRIu64 "\n", ctl_str(e, "policy_domain"),
+		    ctl_str(e, "policy_type"), *ctl_str(e, "mx_host") != '\0' ?
+		    ctl_str(e, "mx_host") : "-", ctl_str(e, "result"), ctl_int(e, "count"));
 	}
 	return 0;
 }

@@ -6,9 +6,15 @@
 #ifndef RELAY_CTL_PRINT_H
 #define RELAY_CTL_PRINT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
+
+/* Readers of an answer's members: "" / 0 / 0 when missing or of another type. */
+const char	*ctl_str(const json_t *, const char *key);
+uint64_t	 ctl_int(const json_t *, const char *key);	/* > 0, else 0 */
+int		 ctl_true(const json_t *, const char *key);
 
 int	ctl_print_status(const json_t *, FILE *);
 /* mailq-like: one line per message, one indented line per recipient. */

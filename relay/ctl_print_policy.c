@@ -11,29 +11,6 @@
 #include "common/strutil.h"
 #include "relay/ctl_print.h"
 
-static const char *
-pp_str(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : "";
-}
-
-static uint64_t
-pp_int(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) && json_integer_value(v) > 0 ?
-	    (uint64_t)json_integer_value(v) : 0;
-}
-
-static int
-pp_true(const json_t *o, const char *key)
-{
-	return json_is_true(json_object_get(o, key));
-}
-
 /* "2026-11-22 09:14:45Z", UTC: the same on every admin's terminal. */
 static void
 pp_time(uint64_t t, char *buf, size_t len)
@@ -95,30 +72,30 @@ pp_txt(const json_t *t, FILE *fp)
 	const json_t	*recs = json_object_get(t, "records"), *r;
 	size_t		 i;
 
-	fprintf(fp, "1. TXT %s: ", pp_str(t, "name"));
-	if (strcmp(pp_str(t, "status"), "ok") != 0) {
-		fprintf(fp, "%s%s%s\n", pp_str(t, "status"), *pp_str(t, "error") ? ": " : "",
-		    pp_str(t, "error"));
+	fprintf(fp, "1. TXT %s: ", ctl_str(t, "name"));
+	if (strcmp(ctl_str(t, "status"), "ok") != 0) {
+		fprintf(fp, "%s%s%s\n", ctl_str(t, "status"), *ctl_str(t, "error") ? ": " : "",
+		    ctl_str(t, "error"));
 	} else {
 		fprintf(fp, "%" PRIu64 " record%s, %" PRIu64 " starting with v=STSv1;\n",
-		    pp_int(t, "count"), pp_int(t, "count") == 1 ? "" : "s",
-		    pp_int(t, "sts_count"));
+		    ctl_int(t, "count"), ctl_int(t, "count") == 1 ? "" : "s",
+		    ctl_int(t, "sts_count"));
 		for (i = 0; i < json_array_size(recs); i++) {
 			r = json_array_get(recs, i);
 			fprintf(fp, "     [%zu] \"%s\" (%" PRIu64 " bytes)\n", i + 1,
-			    pp_str(r, "text"), pp_int(r, "length"));
-			if (!pp_true(r, "sts"))
+			    ctl_str(r, "text"), ctl_int(r, "length"));
+			if (!ctl_true(r, "sts"))
 				fprintf(fp, "         not STSv1: ignored (S4)\n");
-			else if (*pp_str(r, "id") != '\0')
-				fprintf(fp, "         STSv1, id %s\n", pp_str(r, "id"));
+			else if (*ctl_str(r, "id") != '\0')
+				fprintf(fp, "         STSv1, id %s\n", ctl_str(r, "id"));
 			else
-				fprintf(fp, "         STSv1, malformed: %s\n", pp_str(r, "error"));
+				fprintf(fp, "         STSv1, malformed: %s\n", ctl_str(r, "error"));
 		}
 	}
-	if (*pp_str(t, "id") != '\0')
-		fprintf(fp, "   => policy id %s\n", pp_str(t, "id"));
+	if (*ctl_str(t, "id") != '\0')
+		fprintf(fp, "   => policy id %s\n", ctl_str(t, "id"));
 	else
-		fprintf(fp, "   => no policy id: %s\n", pp_str(t, "reason"));
+		fprintf(fp, "   => no policy id: %s\n", ctl_str(t, "reason"));
 }
 
 static void
@@ -129,7 +106,7 @@ pp_host(const json_t *h, FILE *fp)
 	if (json_array_size(a) > 0)
 		pp_join(a, " ", fp);
 	else
-		fprintf(fp, "no address (%s)", *pp_str(h, "error") ? pp_str(h, "error") : "?");
+		fprintf(fp, "no address (%s)", *ctl_str(h, "error") ? ctl_str(h, "error") : "?");
 }
 
 static void
@@ -141,21 +118,21 @@ pp_fetch(const json_t *f, FILE *fp)
 		fprintf(fp, "2. fetch: not attempted\n");
 		return;
 	}
-	fprintf(fp, "2. policy host %s: ", pp_str(json_object_get(f, "host"), "name"));
+	fprintf(fp, "2. policy host %s: ", ctl_str(json_object_get(f, "host"), "name"));
 	pp_host(json_object_get(f, "host"), fp);
 	fputc('\n', fp);
-	if (*pp_str(f, "url") != '\0')
-		fprintf(fp, "   GET %s\n", pp_str(f, "url"));
-	if (pp_int(f, "http_status") != 0)
+	if (*ctl_str(f, "url") != '\0')
+		fprintf(fp, "   GET %s\n", ctl_str(f, "url"));
+	if (ctl_int(f, "http_status") != 0)
 		fprintf(fp, "   HTTP %" PRIu64 ", Content-Type %s, %" PRIu64 " bytes\n",
-		    pp_int(f, "http_status"), json_is_string(ct) ?
-		    json_string_value(ct) : "(none)", pp_int(f, "size"));
-	if (pp_true(f, "ok"))
+		    ctl_int(f, "http_status"), json_is_string(ct) ?
+		    json_string_value(ct) : "(none)", ctl_int(f, "size"));
+	if (ctl_true(f, "ok"))
 		fprintf(fp, "   => fetched\n");
 	else
-		fprintf(fp, "   => failed: %s: %s%s%s\n", *pp_str(f, "result_type") ?
-		    pp_str(f, "result_type") : "sts-policy-fetch-error", pp_str(f, "error"),
-		    *pp_str(f, "curl_error") ? ": " : "", pp_str(f, "curl_error"));
+		fprintf(fp, "   => failed: %s: %s%s%s\n", *ctl_str(f, "result_type") ?
+		    ctl_str(f, "result_type") : "sts-policy-fetch-error", ctl_str(f, "error"),
+		    *ctl_str(f, "curl_error") ? ": " : "", ctl_str(f, "curl_error"));
 }
 
 static void
@@ -165,54 +142,54 @@ pp_policy(const json_t *o, FILE *fp)
 	char		 age[32];
 
 	if (!json_is_object(pol)) {
-		if (*pp_str(o, "parse_error") != '\0')
+		if (*ctl_str(o, "parse_error") != '\0')
 			fprintf(fp, "3. policy: invalid (sts-policy-invalid, S17): %s\n",
-			    pp_str(o, "parse_error"));
+			    ctl_str(o, "parse_error"));
 		else
 			fprintf(fp, "3. policy: not obtained\n");
 		return;
 	}
-	pp_dur(pp_int(pol, "max_age"), age, sizeof(age));
+	pp_dur(ctl_int(pol, "max_age"), age, sizeof(age));
 	fprintf(fp, "3. policy: valid\n     mode:    %s\n     max_age: %" PRIu64 " (%s)",
-	    pp_str(pol, "mode"), pp_int(pol, "max_age"), age);
-	if (pp_int(pol, "max_age_published") != pp_int(pol, "max_age"))
-		fprintf(fp, ", published %" PRIu64 ", capped", pp_int(pol, "max_age_published"));
+	    ctl_str(pol, "mode"), ctl_int(pol, "max_age"), age);
+	if (ctl_int(pol, "max_age_published") != ctl_int(pol, "max_age"))
+		fprintf(fp, ", published %" PRIu64 ", capped", ctl_int(pol, "max_age_published"));
 	fprintf(fp, "\n     mx:      ");
 	if (json_array_size(json_object_get(pol, "mx")) == 0)
 		fprintf(fp, "(none)");
 	pp_join(json_object_get(pol, "mx"), ", ", fp);
 	fputc('\n', fp);
-	if (*pp_str(pol, "warning") != '\0')
-		fprintf(fp, "     note:    %s\n", pp_str(pol, "warning"));
+	if (*ctl_str(pol, "warning") != '\0')
+		fprintf(fp, "     note:    %s\n", ctl_str(pol, "warning"));
 }
 
 static void
 pp_mx(const json_t *m, const json_t *result, FILE *fp)
 {
 	const json_t	*hosts = json_object_get(m, "hosts"), *h;
-	const char	*mode = pp_str(result, "mode");
+	const char	*mode = ctl_str(result, "mode");
 	int		 judged = strcmp(mode, "enforce") == 0 || strcmp(mode, "testing") == 0;
 	size_t		 i;
 
 	fprintf(fp, "4. MX: ");
-	if (pp_true(m, "null_mx"))
+	if (ctl_true(m, "null_mx"))
 		fprintf(fp, "null MX (\"MX 0 .\"): the domain takes no mail\n");
-	else if (pp_true(m, "implicit"))
+	else if (ctl_true(m, "implicit"))
 		fprintf(fp, "no MX record: the domain itself is the mail host (S23)\n");
-	else if (strcmp(pp_str(m, "status"), "ok") != 0)
-		fprintf(fp, "%s%s%s\n", pp_str(m, "status"), *pp_str(m, "error") ? ": " : "",
-		    pp_str(m, "error"));
+	else if (strcmp(ctl_str(m, "status"), "ok") != 0)
+		fprintf(fp, "%s%s%s\n", ctl_str(m, "status"), *ctl_str(m, "error") ? ": " : "",
+		    ctl_str(m, "error"));
 	else
-		fprintf(fp, "%" PRIu64 " host%s\n", pp_int(m, "count"),
-		    pp_int(m, "count") == 1 ? "" : "s");
+		fprintf(fp, "%" PRIu64 " host%s\n", ctl_int(m, "count"),
+		    ctl_int(m, "count") == 1 ? "" : "s");
 	for (i = 0; i < json_array_size(hosts); i++) {
 		h = json_array_get(hosts, i);
-		fprintf(fp, "     %5" PRIu64 " %-24s ", pp_int(h, "preference"), pp_str(h, "name"));
+		fprintf(fp, "     %5" PRIu64 " %-24s ", ctl_int(h, "preference"), ctl_str(h, "name"));
 		pp_host(h, fp);
 		if (!judged)
 			fprintf(fp, "\n");
-		else if (pp_true(h, "match"))
-			fprintf(fp, "\n           matches %s\n", pp_str(h, "pattern"));
+		else if (ctl_true(h, "match"))
+			fprintf(fp, "\n           matches %s\n", ctl_str(h, "pattern"));
 		else
 			fprintf(fp, "\n           NOT named by the policy: %s\n",
 			    strcmp(mode, "enforce") == 0 ? "never used (S27)" :
@@ -220,7 +197,7 @@ pp_mx(const json_t *m, const json_t *result, FILE *fp)
 	}
 	if (judged)
 		fprintf(fp, "   => %" PRIu64 " of %zu match the %s policy\n",
-		    pp_int(m, "matching"), json_array_size(hosts), mode);
+		    ctl_int(m, "matching"), json_array_size(hosts), mode);
 }
 
 static void
@@ -233,21 +210,21 @@ pp_cache(const char *label, const json_t *c, uint64_t now, FILE *fp)
 		fprintf(fp, "nothing cached\n");
 		return;
 	}
-	if (pp_true(c, "corrupt")) {
+	if (ctl_true(c, "corrupt")) {
 		fprintf(fp, "a record that cannot be read\n");
 		return;
 	}
-	if (*pp_str(c, "id") != '\0') {
-		pp_time(pp_int(c, "fetched"), f, sizeof(f));
-		pp_time(pp_int(c, "expires"), e, sizeof(e));
-		pp_rel(pp_int(c, "expires"), now, rel, sizeof(rel));
-		fprintf(fp, "id %s, %s, fetched %s, expires %s (%s)%s\n", pp_str(c, "id"),
-		    pp_str(c, "mode"), f, e, rel, pp_true(c, "fresh") ? "" : ", EXPIRED");
+	if (*ctl_str(c, "id") != '\0') {
+		pp_time(ctl_int(c, "fetched"), f, sizeof(f));
+		pp_time(ctl_int(c, "expires"), e, sizeof(e));
+		pp_rel(ctl_int(c, "expires"), now, rel, sizeof(rel));
+		fprintf(fp, "id %s, %s, fetched %s, expires %s (%s)%s\n", ctl_str(c, "id"),
+		    ctl_str(c, "mode"), f, e, rel, ctl_true(c, "fresh") ? "" : ", EXPIRED");
 	} else
 		fprintf(fp, "no policy\n");
-	if (*pp_str(c, "fail_id") != '\0') {
-		pp_time(pp_int(c, "fail_time"), ft, sizeof(ft));
-		fprintf(fp, "             last failed fetch: id %s at %s\n", pp_str(c, "fail_id"), ft);
+	if (*ctl_str(c, "fail_id") != '\0') {
+		pp_time(ctl_int(c, "fail_time"), ft, sizeof(ft));
+		fprintf(fp, "             last failed fetch: id %s at %s\n", ctl_str(c, "fail_id"), ft);
 	}
 }
 
@@ -256,14 +233,14 @@ ctl_print_policy_check(const json_t *o, FILE *fp)
 {
 	const json_t	*r = json_object_get(o, "result"), *m = json_object_get(o, "mx");
 	const json_t	*t = json_object_get(o, "txt");
-	uint64_t	 now = pp_int(o, "time");
+	uint64_t	 now = ctl_int(o, "time");
 
 	if (!json_is_object(r) || !json_is_object(m) || !json_is_object(t))
 		return -1;
-	fprintf(fp, "policy check %s", pp_str(o, "domain"));
-	if (strcmp(pp_str(o, "input"), pp_str(o, "domain")) != 0)
-		fprintf(fp, " (asked: %s)", pp_str(o, "input"));
-	fprintf(fp, ", %" PRIu64 " ms\n\n", pp_int(o, "elapsed_ms"));
+	fprintf(fp, "policy check %s", ctl_str(o, "domain"));
+	if (strcmp(ctl_str(o, "input"), ctl_str(o, "domain")) != 0)
+		fprintf(fp, " (asked: %s)", ctl_str(o, "input"));
+	fprintf(fp, ", %" PRIu64 " ms\n\n", ctl_int(o, "elapsed_ms"));
 	pp_txt(t, fp);
 	pp_fetch(json_object_get(o, "fetch"), fp);
 	pp_policy(o, fp);
@@ -271,9 +248,9 @@ ctl_print_policy_check(const json_t *o, FILE *fp)
 	fprintf(fp, "5. cache\n");
 	pp_cache("before:", json_object_get(o, "cache_before"), now, fp);
 	pp_cache("after:", json_object_get(o, "cache_after"), now, fp);
-	fprintf(fp, "   => a delivery now applies: %s (%s%s%s)\n", pp_str(r, "mode"),
-	    pp_str(r, "source"), *pp_str(r, "id") ? ", id " : "", pp_str(r, "id"));
-	fprintf(fp, "\nverdict: %s: %s\n", pp_str(o, "verdict"), pp_str(o, "summary"));
+	fprintf(fp, "   => a delivery now applies: %s (%s%s%s)\n", ctl_str(r, "mode"),
+	    ctl_str(r, "source"), *ctl_str(r, "id") ? ", id " : "", ctl_str(r, "id"));
+	fprintf(fp, "\nverdict: %s: %s\n", ctl_str(o, "verdict"), ctl_str(o, "summary"));
 	return 0;
 }
 
@@ -285,37 +262,37 @@ ctl_print_policy_show(const json_t *o, FILE *fp)
 	uint64_t	 now = (uint64_t)time(NULL);
 	char		 t[40], rel[40], age[32];
 
-	fprintf(fp, "domain:     %s\n", pp_str(o, "domain"));
-	if (pp_true(o, "corrupt")) {
+	fprintf(fp, "domain:     %s\n", ctl_str(o, "domain"));
+	if (ctl_true(o, "corrupt")) {
 		fprintf(fp, "record:     cannot be read (flush it)\n");
 		return 0;
 	}
-	if (*pp_str(o, "id") != '\0') {
-		fprintf(fp, "id:         %s\nmode:       %s\nmx:         ", pp_str(o, "id"),
-		    pp_str(o, "mode"));
+	if (*ctl_str(o, "id") != '\0') {
+		fprintf(fp, "id:         %s\nmode:       %s\nmx:         ", ctl_str(o, "id"),
+		    ctl_str(o, "mode"));
 		pp_join(json_object_get(o, "mx"), ", ", fp);
-		pp_time(pp_int(o, "fetched"), t, sizeof(t));
-		pp_rel(pp_int(o, "fetched"), now, rel, sizeof(rel));
-		pp_dur(pp_int(o, "max_age"), age, sizeof(age));
+		pp_time(ctl_int(o, "fetched"), t, sizeof(t));
+		pp_rel(ctl_int(o, "fetched"), now, rel, sizeof(rel));
+		pp_dur(ctl_int(o, "max_age"), age, sizeof(age));
 		fprintf(fp, "\nfetched:    %s (%s)\nmax_age:    %" PRIu64 " (%s)\n", t, rel,
-		    pp_int(o, "max_age"), age);
-		pp_time(pp_int(o, "expires"), t, sizeof(t));
-		pp_rel(pp_int(o, "expires"), now, rel, sizeof(rel));
+		    ctl_int(o, "max_age"), age);
+		pp_time(ctl_int(o, "expires"), t, sizeof(t));
+		pp_rel(ctl_int(o, "expires"), now, rel, sizeof(rel));
 		fprintf(fp, "expires:    %s (%s)%s\n", t, rel,
-		    pp_true(o, "fresh") ? "" : ", EXPIRED: no longer applied");
+		    ctl_true(o, "fresh") ? "" : ", EXPIRED: no longer applied");
 	} else
 		fprintf(fp, "policy:     none cached (only a failed fetch is remembered)\n");
-	if (*pp_str(o, "fail_id") != '\0') {
-		pp_time(pp_int(o, "fail_time"), t, sizeof(t));
-		pp_rel(pp_int(o, "fail_time"), now, rel, sizeof(rel));
-		fprintf(fp, "last fail:  id %s at %s (%s)\n", pp_str(o, "fail_id"), t, rel);
-		pp_time(pp_int(o, "fail_retry"), t, sizeof(t));
-		fprintf(fp, "back-off:   %s %s (S11)\n", pp_true(o, "backoff") ?
+	if (*ctl_str(o, "fail_id") != '\0') {
+		pp_time(ctl_int(o, "fail_time"), t, sizeof(t));
+		pp_rel(ctl_int(o, "fail_time"), now, rel, sizeof(rel));
+		fprintf(fp, "last fail:  id %s at %s (%s)\n", ctl_str(o, "fail_id"), t, rel);
+		pp_time(ctl_int(o, "fail_retry"), t, sizeof(t));
+		fprintf(fp, "back-off:   %s %s (S11)\n", ctl_true(o, "backoff") ?
 		    "not fetched again before" : "over since", t);
 	}
-	if (*pp_str(o, "text") != '\0')
-		fprintf(fp, "\n%s%s", pp_str(o, "text"),
-		    pp_str(o, "text")[strlen(pp_str(o, "text")) - 1] == '\n' ? "" : "\n");
+	if (*ctl_str(o, "text") != '\0')
+		fprintf(fp, "\n%s%s", ctl_str(o, "text"),
+		    ctl_str(o, "text")[strlen(ctl_str(o, "text")) - 1] == '\n' ? "" : "\n");
 	return 0;
 }
 
@@ -336,23 +313,23 @@ ctl_print_policy_list(const json_t *o, FILE *fp)
 	fprintf(fp, "%-32s %-12s %-8s %-12s %s\n", "DOMAIN", "ID", "MODE", "EXPIRES", "MX");
 	for (i = 0; i < json_array_size(a); i++) {
 		p = json_array_get(a, i);
-		if (pp_true(p, "corrupt")) {
-			fprintf(fp, "%-32s (unreadable record)\n", pp_str(p, "domain"));
+		if (ctl_true(p, "corrupt")) {
+			fprintf(fp, "%-32s (unreadable record)\n", ctl_str(p, "domain"));
 			continue;
 		}
-		pp_rel(pp_int(p, "expires"), now, rel, sizeof(rel));
-		fprintf(fp, "%-32s %-12s %-8s %-12s ", pp_str(p, "domain"),
-		    *pp_str(p, "id") ? pp_str(p, "id") : "-", pp_str(p, "mode"),
-		    !pp_true(p, "fresh") && *pp_str(p, "id") ? "expired" : *rel ? rel : "-");
+		pp_rel(ctl_int(p, "expires"), now, rel, sizeof(rel));
+		fprintf(fp, "%-32s %-12s %-8s %-12s ", ctl_str(p, "domain"),
+		    *ctl_str(p, "id") ? ctl_str(p, "id") : "-", ctl_str(p, "mode"),
+		    !ctl_true(p, "fresh") && *ctl_str(p, "id") ? "expired" : *rel ? rel : "-");
 		pp_join(json_object_get(p, "mx"), ",", fp);
-		if (*pp_str(p, "fail_id") != '\0')
+		if (*ctl_str(p, "fail_id") != '\0')
 			fprintf(fp, "%sfailed id %s%s", json_array_size(json_object_get(p, "mx")) ?
-			    " " : "", pp_str(p, "fail_id"), pp_true(p, "backoff") ?
+			    " " : "", ctl_str(p, "fail_id"), ctl_true(p, "backoff") ?
 			    " (back-off)" : "");
 		fputc('\n', fp);
 	}
 	fprintf(fp, "\n-- %zu cached polic%s%s\n", json_array_size(a),
-	    json_array_size(a) == 1 ? "y" : "ies", pp_true(o, "truncated") ?
+	    json_array_size(a) == 1 ? "y" : "ies", ctl_true(o, "truncated") ?
 	    " (only the first ones are listed)" : "");
 	return 0;
 }
@@ -360,8 +337,8 @@ ctl_print_policy_list(const json_t *o, FILE *fp)
 int
 ctl_print_policy_flush(const json_t *o, FILE *fp)
 {
-	fprintf(fp, "%s: %" PRIu64 " cached polic%s forgotten\n", pp_str(o, "domain"),
-	    pp_int(o, "count"), pp_int(o, "count") == 1 ? "y" : "ies");
+	fprintf(fp, "%s: %" PRIu64 " cached polic%s forgotten\n", ctl_str(o, "domain"),
+	    ctl_int(o, "count"), ctl_int(o, "count") == 1 ? "y" : "ies");
 	return 0;
 }
 

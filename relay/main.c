@@ -251,6 +251,7 @@ relay_start_delivery(struct relay *r)
 	char			 err[512];
 
 	control_policy_params(c, &pp);
+	pp.fetch_concurrency = (unsigned)c->policy_fetch_concurrency;
 	if ((r->policy = policy_new(r->base, queue_dbenv(r->queue), &pp)) == NULL) {
 		log_warnx("cannot start the MTA-STS policy engine");
 		return -1;

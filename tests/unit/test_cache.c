@@ -79,7 +79,7 @@ test_codec(void)
 	memcpy(copy, buf, len);
 	copy[len] = 'x';
 	ok(cache_decode(copy, len + 1, &d) == -1, "trailing bytes refused");
-	copy[0] = 2;
+	copy[0] = 0x7f;
 	ok(cache_decode(copy, len, &d) == -1, "unknown record version refused");
 	memcpy(copy, buf, len);
 	copy[1] = 7;

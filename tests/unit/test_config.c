@@ -453,7 +453,7 @@ test_keyinfo(void)
 	struct config_keyinfo	ki, kj;
 	size_t			i, j, dup = 0, nohelp = 0;
 
-	is_int(config_nkeys(), 38, "keys: one per field of struct config");
+	is_int(config_nkeys(), 39, "keys: one per field of struct config");
 	for (i = 0; config_keyinfo(i, &ki) == 0; i++) {
 		if (ki.help == NULL || ki.help[0] == '\0' || ki.accepts[0] == '\0')
 			nohelp++;

@@ -1,137 +1,49 @@
 /*
  * test_policy.c: the lookup flow end to end: the test DNS responder, an
  * s_server policy web server with a test CA, policy.db in a temporary
- * Berkeley DB environment, and a clock the test moves.
+ * Berkeley DB environment, and a clock the test moves (policy_fixture.h).
  */
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-
-#include <db.h>
-#include <event2/event.h>
 
 #include "common/log.h"
 #include "policy/policy.h"
 #include "tests/tap.h"
-#include "tests/unit/test_fetch_server.h"
-#include "tests/unit/test_resolver_dns.h"
+#include "tests/unit/policy_fixture.h"
 
-static struct event_base	*base;
-static struct dns_responder	*dns;
-static struct https_lab		 lab;
-static uint64_t			 now_s = 1700000000;
-static int			 pending;
-
-struct got {
-	int	done;
-	char	domain[256];
-	char	mode[16], source[16], id[40], mx[256];
-	char	type[64], reason[600];
-	long	max_age;
-	int	allow_mail, allow_evil;
-	struct policy_result **keep;	/* if set: policy_result_dup here */
-};
-
-static uint64_t
-fake_clock(void *arg)
-{
-	return now_s;
-}
+static struct pfx	fx;
 
 static void
-on_result(const struct policy_result *r, void *arg)
+lookup(struct policy *p, const char *domain, struct pfx_got *g)
 {
-	struct got	*g = arg;
-	size_t		 i;
-
-	g->done = 1;
-	snprintf(g->domain, sizeof(g->domain), "%s", r->domain);
-	snprintf(g->mode, sizeof(g->mode), "%s", policy_mode_name(r->mode));
-	snprintf(g->source, sizeof(g->source), "%s", policy_source_name(r->source));
-	snprintf(g->id, sizeof(g->id), "%s", r->id);
-	snprintf(g->type, sizeof(g->type), "%s", r->result_type);
-	snprintf(g->reason, sizeof(g->reason), "%s", r->reason);
-	g->max_age = r->max_age;
-	g->mx[0] = '\0';
-	for (i = 0; i < r->nmx; i++)
-		snprintf(g->mx + strlen(g->mx), sizeof(g->mx) - strlen(g->mx), "%s%s",
-		    i ? "," : "", r->mx[i]);
-	g->allow_mail = policy_mx_allowed(r, "MAIL.d.test.");
-	g->allow_evil = policy_mx_allowed(r, "mail.evil.test");
-	if (g->keep != NULL) {
-		*g->keep = policy_result_dup(r);
-		g->keep = NULL;
-	}
-	if (--pending == 0)
-		event_base_loopbreak(base);
-}
-
-static void
-on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	diag("deadline reached with %d lookups pending", pending);
-	event_base_loopbreak(base);
-}
-
-static void
-run(void)
-{
-	struct timeval	 tv = { 30, 0 };
-	struct event	*dl = evtimer_new(base, on_deadline, NULL);
-
-	evtimer_add(dl, &tv);
-	event_base_dispatch(base);
-	event_free(dl);
-}
-
-static void
-lookup(struct policy *p, const char *domain, struct got *g)
-{
-	memset(g, 0, sizeof(*g));
-	if (policy_lookup(p, domain, on_result, g) == 0) {
-		pending++;
-		run();
-	}
-	if (!g->done)
-		diag("lookup of %s did not finish", domain);
+	pfx_lookup(&fx, p, domain, g);
 }
 
 static void
 zone_domain(const char *domain, const char *txt, const char *addr)
 {
-	char		 name[300], t[300], a[64];
-	const char	*ans[2] = { t, NULL }, *aans[2] = { a, NULL };
-
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
-	snprintf(t, sizeof(t), "txt:%s", txt);
-	dns_responder_set(dns, name, DNS_T_TXT, DNS_ANSWER, ans);
-	snprintf(name, sizeof(name), "mta-sts.%s", domain);
-	snprintf(a, sizeof(a), "a:%s", addr);
-	dns_responder_set(dns, name, DNS_T_A, DNS_ANSWER, aans);
+	pfx_zone(&fx, domain, txt, addr);
 }
 
 static void
 serve(const char *text)
 {
-	if (https_lab_write(&lab, "www", text, strlen(text)) == -1)
-		diag("cannot write the policy file");
+	pfx_serve(&fx, text);
 }
 
 static int
 fetches(const char *domain)
 {
-	char	name[300];
-
-	snprintf(name, sizeof(name), "mta-sts.%s", domain);
-	return dns_responder_count(dns, name, DNS_T_A);
+	return pfx_fetches(&fx, domain);
 }
 
-#define ENFORCE	"version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 86400\n"
-#define TESTING	"version: STSv1\nmode: testing\nmx: *.d.test\nmax_age: 600\n"
+#define ENFORCE	PFX_ENFORCE
+#define TESTING	PFX_TESTING
 
 static void
 test_basic(struct policy *p)
 {
-	struct got		 g, e1, e2, e3;
+	struct pfx_got		 g, e1, e2, e3;
 
 	struct policy_result	*kept = NULL;
 
@@ -139,10 +51,10 @@ test_basic(struct policy *p)
 	serve(ENFORCE);
 	memset(&g, 0, sizeof(g));
 	g.keep = &kept;
-	if (policy_lookup(p, "d.test", on_result, &g) == 0) {
-		pending++;
-		run();
-	}
+	g.fx = &fx;
+	fx.pending++;
+	if (policy_lookup(p, "d.test", pfx_on_result, &g) == 0)
+		pfx_run(&fx);
 	ok(kept != NULL && kept->nmx == 1 && strcmp(kept->mx[0], "mail.d.test") == 0 &&
 	    strcmp(kept->domain, "d.test") == 0 && kept->mode == POLICY_MODE_ENFORCE &&
 	    policy_mx_allowed(kept, "mail.d.test") && !policy_mx_allowed(kept, "x.d.test"),
@@ -164,23 +76,24 @@ test_basic(struct policy *p)
 	memset(&e1, 0, sizeof(e1));
 	memset(&e2, 0, sizeof(e2));
 	memset(&e3, 0, sizeof(e3));
-	policy_lookup(p, "e.test", on_result, &e1);
-	policy_lookup(p, "E.test", on_result, &e2);
-	policy_lookup(p, "e.test.", on_result, &e3);
-	pending = 3;
-	run();
+	e1.fx = e2.fx = e3.fx = &fx;
+	policy_lookup(p, "e.test", pfx_on_result, &e1);
+	policy_lookup(p, "E.test", pfx_on_result, &e2);
+	policy_lookup(p, "e.test.", pfx_on_result, &e3);
+	fx.pending = 3;
+	pfx_run(&fx);
 	ok(e1.done && e2.done && e3.done && strcmp(e1.source, "fresh") == 0 &&
 	    strcmp(e3.source, "fresh") == 0, "coalescing: every waiter called back");
-	is_int(dns_responder_count(dns, "_mta-sts.e.test", DNS_T_TXT), 1,
+	is_int(dns_responder_count(fx.dns, "_mta-sts.e.test", DNS_T_TXT), 1,
 	    "coalescing: one TXT query for three lookups");
 	is_int(fetches("e.test"), 1, "coalescing: one fetch for three lookups");
 
 	/* S1: a subdomain looks up its own record only */
 	lookup(p, "sub.d.test", &g);
-	is_int(dns_responder_count(dns, "_mta-sts.sub.d.test", DNS_T_TXT), 1,
+	is_int(dns_responder_count(fx.dns, "_mta-sts.sub.d.test", DNS_T_TXT), 1,
 	    "S1: _mta-sts.sub.d.test queried");
 	ok(strcmp(g.mode, "absent") == 0, "S1: the parent's policy is not used");
-	ok(policy_lookup(p, "bad..name", on_result, &g) == -1,
+	ok(policy_lookup(p, "bad..name", pfx_on_result, &g) == -1,
 	    "an invalid domain is refused");
 	{
 		char	 longname[260];
@@ -195,14 +108,14 @@ test_basic(struct policy *p)
 		ok(g.done && strcmp(g.mode, "absent") == 0,
 		    "S4: a domain too long for _mta-sts.<domain>: no policy");
 	}
-	ok(policy_lookup(p, "b\xc3\xbc" "cher.test", on_result, &g) == -1,
+	ok(policy_lookup(p, "b\xc3\xbc" "cher.test", pfx_on_result, &g) == -1,
 	    "a U-label domain is refused (callers convert to A-labels)");
 }
 
 static void
 test_changes(struct policy *p)
 {
-	struct got	g;
+	struct pfx_got	g;
 
 	/* S20: a new id is fetched and replaces the cached policy */
 	zone_domain("d.test", "v=STSv1; id=2", "127.0.0.1");
@@ -213,13 +126,13 @@ test_changes(struct policy *p)
 	ok(g.allow_mail && !g.allow_evil, "S22: *.d.test allows mail.d.test");
 
 	/* S4: no TXT record: the cached policy stays and applies */
-	dns_responder_set(dns, "_mta-sts.d.test", DNS_T_TXT, DNS_NXDOMAIN, NULL);
+	dns_responder_set(fx.dns, "_mta-sts.d.test", DNS_T_TXT, DNS_NXDOMAIN, NULL);
 	lookup(p, "d.test", &g);
 	ok(strcmp(g.mode, "testing") == 0 && strcmp(g.source, "cached") == 0,
 	    "S4: a missing TXT record does not delete the cached policy");
 
 	/* S13: TXT SERVFAIL with a cached policy: apply it */
-	dns_responder_set(dns, "_mta-sts.d.test", DNS_T_TXT, DNS_SERVFAIL, NULL);
+	dns_responder_set(fx.dns, "_mta-sts.d.test", DNS_T_TXT, DNS_SERVFAIL, NULL);
 	lookup(p, "d.test", &g);
 	ok(strcmp(g.mode, "testing") == 0 && strcmp(g.source, "cached") == 0,
 	    "S13: TXT failure with a cached policy: the cached one applies");
@@ -240,7 +153,7 @@ test_changes(struct policy *p)
 	{
 		const char *two[] = { "txt:v=STSv1; id=a", "txt:v=STSv1; id=b", NULL };
 
-		dns_responder_set(dns, "_mta-sts.two.test", DNS_T_TXT, DNS_ANSWER, two);
+		dns_responder_set(fx.dns, "_mta-sts.two.test", DNS_T_TXT, DNS_ANSWER, two);
 	}
 	lookup(p, "two.test", &g);
 	ok(strcmp(g.mode, "absent") == 0 && strstr(g.reason, "2 TXT records") != NULL,
@@ -251,7 +164,7 @@ test_changes(struct policy *p)
 static void
 test_failures(struct policy *p)
 {
-	struct got	g;
+	struct pfx_got	g;
 	int		n;
 
 	/* S12: TXT valid, fetch fails, nothing cached: no policy */
@@ -264,20 +177,20 @@ test_failures(struct policy *p)
 	lookup(p, "f.test", &g);
 	ok(strstr(g.reason, "S11") != NULL && fetches("f.test") == n,
 	    "S11: the same id is not fetched again within 5 minutes");
-	now_s += 301;
+	fx.now += 301;
 	lookup(p, "f.test", &g);
 	is_int(fetches("f.test"), n + 1, "S11: fetched again after 5 minutes");
 
 	/* Ours: TXT SERVFAIL, nothing cached: defer, then after the bound none */
-	dns_responder_set(dns, "_mta-sts.s.test", DNS_T_TXT, DNS_SERVFAIL, NULL);
+	dns_responder_set(fx.dns, "_mta-sts.s.test", DNS_T_TXT, DNS_SERVFAIL, NULL);
 	lookup(p, "s.test", &g);
 	is_str(g.mode, "tempfail", "Ours: TXT SERVFAIL with nothing cached defers");
 	ok(!policy_mx_allowed(&(struct policy_result){ .mode = POLICY_MODE_TEMPFAIL },
 	    "mail.d.test"), "Ours: a deferred lookup allows no MX");
-	now_s += 3599;
+	fx.now += 3599;
 	lookup(p, "s.test", &g);
 	is_str(g.mode, "tempfail", "Ours: still deferring within the bound");
-	now_s += 2;
+	fx.now += 2;
 	lookup(p, "s.test", &g);
 	is_str(g.mode, "absent", "Ours: past the bound: treated as no policy");
 }
@@ -285,7 +198,7 @@ test_failures(struct policy *p)
 static void
 test_ages(struct policy *p)
 {
-	struct got	g;
+	struct pfx_got	g;
 
 	/* Ours: max_age 0: applied once, never cached */
 	zone_domain("z.test", "v=STSv1; id=1", "127.0.0.1");
@@ -301,10 +214,10 @@ test_ages(struct policy *p)
 	zone_domain("h.test", "v=STSv1; id=1", "127.0.0.1");
 	serve(TESTING);
 	lookup(p, "h.test", &g);
-	now_s += 599;
+	fx.now += 599;
 	lookup(p, "h.test", &g);
 	is_str(g.source, "cached", "S19: valid while now - fetched < max_age");
-	now_s += 1;
+	fx.now += 1;
 	lookup(p, "h.test", &g);
 	ok(strcmp(g.source, "fresh") == 0 && fetches("h.test") == 2,
 	    "S19: expired at max_age: fetched again");
@@ -330,7 +243,7 @@ list_cb(const struct policy_cached *c, void *arg)
 static void
 test_admin(struct policy *p)
 {
-	struct got	 g;
+	struct pfx_got	 g;
 	char		 list[1024] = "";
 	int		 n;
 
@@ -346,20 +259,12 @@ test_admin(struct policy *p)
 	zone_domain("e.test", "v=STSv1; id=7", "127.0.0.1");
 	serve(ENFORCE);
 	n = fetches("e.test");
-	memset(&g, 0, sizeof(g));
-	if (policy_check(p, "e.test", on_result, &g) == 0) {
-		pending++;
-		run();
-	}
+	pfx_check(&fx, p, "e.test", &g);
 	ok(strcmp(g.source, "fresh") == 0 && fetches("e.test") == n + 1,
 	    "check: fetched although the cached id is the same");
 	lookup(p, "f.test", &g);		/* fails, recorded now */
 	n = fetches("f.test");
-	memset(&g, 0, sizeof(g));
-	if (policy_check(p, "f.test", on_result, &g) == 0) {
-		pending++;
-		run();
-	}
+	pfx_check(&fx, p, "f.test", &g);
 	is_int(fetches("f.test"), n + 1, "check: the S11 back-off does not apply");
 
 	is_int(policy_forget(p, "E.TEST."), 0, "flush: cached policy forgotten");
@@ -386,7 +291,7 @@ file_contains(const char *path, const char *needle)
 static void
 test_refresh(struct policy *p)
 {
-	struct got	g;
+	struct pfx_got	g;
 	char		logfile[200];
 	int		n;
 
@@ -399,14 +304,14 @@ test_refresh(struct policy *p)
 	lookup(p, "g.test", &g);	/* joins the re-check in flight */
 	ok(strcmp(g.source, "cached") == 0 && g.max_age == 1000 && fetches("g.test") == n,
 	    "S14: same id, young policy: TXT re-checked, no fetch");
-	now_s += 500;
+	fx.now += 500;
 	policy_refresh(p);
 	lookup(p, "g.test", &g);
 	ok(strcmp(g.source, "fresh") == 0 && g.max_age == 2000,
 	    "S14: half of max_age passed: fetched again although the id is the same");
 
 	/* a failed refresh of an enforce policy is a warning in the log */
-	snprintf(logfile, sizeof(logfile), "%s/log", lab.dir);
+	snprintf(logfile, sizeof(logfile), "%s/log", fx.lab.dir);
 	if (freopen(logfile, "w", stderr) == NULL)
 		diag("cannot capture the log");
 	log_set_level(LOG_LVL_WARN);
@@ -446,49 +351,16 @@ int
 main(void)
 {
 	struct policy_params	 pp;
-	struct netaddr_endpoint	 ep;
 	struct policy		*p;
-	DB_ENV			*env;
-	pid_t			 srv;
-	int			 port;
-	char			 envdir[128], cmd[200];
+	int			 rc;
 
-	log_init("test_policy", LOG_DEST_STDERR, LOG_LVL_ERR);
-	base = event_base_new();
-	if ((dns = dns_responder_start(base, &ep)) == NULL) {
-		printf("Bail out! no DNS responder\n");
-		return 1;
-	}
-	if (https_lab_setup(&lab, "mta-sts.d.test mta-sts.e.test mta-sts.f.test "
-	    "mta-sts.z.test mta-sts.h.test mta-sts.c.test mta-sts.g.test") == -1) {
-		printf("1..0 # SKIP cannot make test certificates with openssl\n");
-		https_lab_cleanup(&lab);
-		return 0;
-	}
-	serve(ENFORCE);
-	port = https_lab_free_port();
-	if ((srv = https_lab_serve(&lab, "www", port)) == -1) {
-		printf("Bail out! cannot start openssl s_server\n");
-		return 1;
-	}
-	snprintf(envdir, sizeof(envdir), "%s/env", lab.dir);
-	snprintf(cmd, sizeof(cmd), "mkdir %s", envdir);
-	if (system(cmd) != 0 || db_env_create(&env, 0) != 0 ||
-	    env->open(env, envdir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
-	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER, 0600) != 0) {
-		printf("Bail out! cannot open a Berkeley DB environment\n");
-		return 1;
-	}
-	memset(&pp, 0, sizeof(pp));
-	pp.cainfo = lab.cafile;
-	pp.dns = &ep;
-	pp.ndns = 1;
-	pp.dns_timeout_ms = 500;
-	pp.policy_port = (unsigned)port;
-	pp.fetch_timeout_s = 10;
+	if ((rc = pfx_setup(&fx, "test_policy", "mta-sts.d.test mta-sts.e.test "
+	    "mta-sts.f.test mta-sts.z.test mta-sts.h.test mta-sts.c.test "
+	    "mta-sts.g.test")) != 0)
+		return rc == 1 ? tap_done() : 1;
+	pfx_params(&fx, &pp);
 	pp.tempfail_bound_s = 3600;
-	pp.clock = fake_clock;
-	if ((p = policy_new(base, env, &pp)) == NULL) {
+	if ((p = policy_new(fx.base, fx.env, &pp)) == NULL) {
 		printf("Bail out! policy_new failed\n");
 		return 1;
 	}
@@ -500,10 +372,6 @@ main(void)
 	test_refresh(p);
 	test_stats(p);
 	policy_free(p);
-	env->close(env, 0);
-	https_lab_stop(srv);
-	dns_responder_free(dns);
-	event_base_free(base);
-	https_lab_cleanup(&lab);
+	pfx_teardown(&fx);
 	return tap_done();
 }

@@ -5,22 +5,14 @@
  * Each step of the trace must say what the engine saw, and the verdict must
  * follow the rules it cites.
  */
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#include <db.h>
-#include <event2/event.h>
-
-#include "common/log.h"
 #include "policy/policy.h"
 #include "tests/tap.h"
-#include "tests/unit/test_fetch_server.h"
-#include "tests/unit/test_resolver_dns.h"
+#include "tests/unit/policy_fixture.h"
 
-static struct event_base	*base;
-static struct dns_responder	*dns;
-static struct https_lab		 lab;
-static int			 pending;
+static struct pfx	fx;
 
 /* What one trace gave: a copy of the struct (the mx array is not kept). */
 struct got {
@@ -48,30 +40,17 @@ on_diag(const struct policy_diag *d, void *arg)
 	snprintf(g->res_source, sizeof(g->res_source), "%s",
 	    policy_source_name(d->result->source));
 	snprintf(g->res_id, sizeof(g->res_id), "%s", d->result->id);
-	if (--pending == 0)
-		event_base_loopbreak(base);
-}
-
-static void
-on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	diag("deadline reached with %d traces pending", pending);
-	event_base_loopbreak(base);
+	pfx_arrived(&fx);
 }
 
 static void
 check(struct policy *p, const char *domain, struct got *g)
 {
-	struct timeval	 tv = { 30, 0 };
-	struct event	*dl = evtimer_new(base, on_deadline, NULL);
-
 	memset(g, 0, sizeof(*g));
 	if (policy_diagnose(p, domain, on_diag, g) == 0) {
-		pending++;
-		evtimer_add(dl, &tv);
-		event_base_dispatch(base);
+		fx.pending++;
+		pfx_run(&fx);
 	}
-	event_free(dl);
 	if (!g->done)
 		diag("trace of %s did not finish", domain);
 }
@@ -81,17 +60,16 @@ zone(const char *name, int type, enum dns_behave b, const char *a1, const char *
 {
 	const char	*ans[3] = { a1, a2, NULL };
 
-	dns_responder_set(dns, name, type, b, ans);
+	dns_responder_set(fx.dns, name, type, b, ans);
 }
 
 static void
 serve(const char *text)
 {
-	if (https_lab_write(&lab, "www", text, strlen(text)) == -1)
-		diag("cannot write the policy file");
+	pfx_serve(&fx, text);
 }
 
-#define ENFORCE	"version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 86400\n"
+#define ENFORCE	PFX_ENFORCE
 
 static void
 test_valid(struct policy *p)
@@ -257,13 +235,13 @@ test_show(struct policy *p)
 
 /* A trace in flight when the engine is freed: no callback, nothing leaks. */
 static void
-test_free_pending(DB_ENV *env, const struct policy_params *pp)
+test_free_pending(const struct policy_params *pp)
 {
 	struct policy	*q;
 	struct got	 g;
 
 	memset(&g, 0, sizeof(g));
-	q = policy_new(base, env, pp);
+	q = policy_new(fx.base, fx.env, pp);
 	ok(q != NULL && policy_diagnose(q, "d.test", on_diag, &g) == 0,
 	    "a second engine starts a trace");
 	policy_free(q);
@@ -274,46 +252,14 @@ int
 main(void)
 {
 	struct policy_params	 pp;
-	struct netaddr_endpoint	 ep;
 	struct policy		*p;
-	DB_ENV			*env;
-	pid_t			 srv;
-	int			 port;
-	char			 envdir[128], cmd[200];
+	int			 rc;
 
-	log_init("test_policy_diag", LOG_DEST_STDERR, LOG_LVL_ERR);
-	base = event_base_new();
-	if ((dns = dns_responder_start(base, &ep)) == NULL) {
-		printf("Bail out! no DNS responder\n");
-		return 1;
-	}
-	if (https_lab_setup(&lab, "mta-sts.d.test mta-sts.e.test") == -1) {
-		printf("1..0 # SKIP cannot make test certificates with openssl\n");
-		https_lab_cleanup(&lab);
-		return 0;
-	}
-	serve(ENFORCE);
-	port = https_lab_free_port();
-	if ((srv = https_lab_serve(&lab, "www", port)) == -1) {
-		printf("Bail out! cannot start openssl s_server\n");
-		return 1;
-	}
-	snprintf(envdir, sizeof(envdir), "%s/env", lab.dir);
-	snprintf(cmd, sizeof(cmd), "mkdir %s", envdir);
-	if (system(cmd) != 0 || db_env_create(&env, 0) != 0 ||
-	    env->open(env, envdir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
-	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER, 0600) != 0) {
-		printf("Bail out! cannot open a Berkeley DB environment\n");
-		return 1;
-	}
-	memset(&pp, 0, sizeof(pp));
-	pp.cainfo = lab.cafile;
-	pp.dns = &ep;
-	pp.ndns = 1;
-	pp.dns_timeout_ms = 500;
-	pp.policy_port = (unsigned)port;
-	pp.fetch_timeout_s = 10;
-	if ((p = policy_new(base, env, &pp)) == NULL) {
+	if ((rc = pfx_setup(&fx, "test_policy_diag", "mta-sts.d.test mta-sts.e.test")) != 0)
+		return rc == 1 ? tap_done() : 1;
+	pfx_params(&fx, &pp);
+	pp.clock = NULL;	/* the trace reports real times */
+	if ((p = policy_new(fx.base, fx.env, &pp)) == NULL) {
 		printf("Bail out! policy_new failed\n");
 		return 1;
 	}
@@ -322,12 +268,8 @@ main(void)
 	test_invalid(p);
 	test_tempfail(p);
 	test_show(p);
-	test_free_pending(env, &pp);
+	test_free_pending(&pp);
 	policy_free(p);
-	env->close(env, 0);
-	https_lab_stop(srv);
-	dns_responder_free(dns);
-	event_base_free(base);
-	https_lab_cleanup(&lab);
+	pfx_teardown(&fx);
 	return tap_done();
 }

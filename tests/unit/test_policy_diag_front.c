@@ -5,27 +5,16 @@
  * with the front cache turned on, against the test DNS responder and an
  * s_server policy host, with a clock the test moves.
  */
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#include <db.h>
-#include <event2/event.h>
-
-#include "common/log.h"
 #include "policy/front.h"
 #include "policy/policy.h"
 #include "policy/tempfail.h"
 #include "tests/tap.h"
-#include "tests/unit/test_fetch_server.h"
-#include "tests/unit/test_resolver_dns.h"
+#include "tests/unit/policy_fixture.h"
 
-#define POLICY_TEXT	"version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 86400\n"
-
-static struct event_base	*base;
-static struct dns_responder	*dns;
-static struct https_lab		 lab;
-static uint64_t			 now_s = 1700000000;
-static int			 pending;
+static struct pfx	fx;
 
 static void
 mkresult(struct policy_result *r, const char *domain, const char *id)
@@ -106,77 +95,24 @@ test_tempfail(void)
 	is_int(tempfail_since(t, "a.test", 300), 300, "tempfail: bounded, the oldest goes");
 	tempfail_clear(t, "c.test");
 	is_int(tempfail_since(t, "c.test", 400), 400, "tempfail: an answer clears");
+	is_int(tempfail_note(t, "c.test", 500), 1, "tempfail: failures counted from 1");
+	is_int(tempfail_note(t, "c.test", 600), 2, "tempfail: one more");
+	is_int(tempfail_since(t, "c.test", 700), 400, "tempfail: counting keeps the start");
+	tempfail_clear(t, "c.test");
+	is_int(tempfail_note(t, "c.test", 800), 1, "tempfail: an answer clears the count");
 	tempfail_free(t);
 }
 
 /* --- the engine with the front cache on --- */
 
-struct got {
-	int	done;
-	char	mode[16], source[16], id[40];
-};
-
-static uint64_t
-fake_clock(void *arg)
-{
-	return now_s;
-}
-
-static void
-on_result(const struct policy_result *r, void *arg)
-{
-	struct got	*g = arg;
-
-	g->done = 1;
-	snprintf(g->mode, sizeof(g->mode), "%s", policy_mode_name(r->mode));
-	snprintf(g->source, sizeof(g->source), "%s", policy_source_name(r->source));
-	snprintf(g->id, sizeof(g->id), "%s", r->id);
-	if (--pending == 0)
-		event_base_loopbreak(base);
-}
-
-static void
-on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopbreak(base);
-}
-
 /* Look up; *inline_cb tells whether the callback ran inside policy_lookup. */
 static void
-lookup(struct policy *p, const char *domain, struct got *g, int *inline_cb)
+lookup(struct policy *p, const char *domain, struct pfx_got *g, int *inline_cb)
 {
-	struct timeval	 tv = { 30, 0 };
-	struct event	*dl = evtimer_new(base, on_deadline, NULL);
-
-	memset(g, 0, sizeof(*g));
-	pending++;
-	if (policy_lookup(p, domain, on_result, g) == -1)
-		pending--;
+	(void)pfx_start(&fx, p, domain, g);
 	if (inline_cb != NULL)
 		*inline_cb = g->done;
-	if (pending > 0) {
-		evtimer_add(dl, &tv);
-		event_base_dispatch(base);
-	}
-	event_free(dl);
-}
-
-/* Wait (polling, 20 s at most) until no background re-check is in flight. */
-static void
-settle(struct policy *p)
-{
-	struct policy_stats	st;
-	struct timeval		tv = { 0, 10000 };
-	int			i;
-
-	for (i = 0; i < 2000; i++) {
-		policy_get_stats(p, &st);
-		if (st.revalidations_done == st.revalidations)
-			return;
-		event_base_loopexit(base, &tv);
-		event_base_dispatch(base);
-	}
-	diag("re-checks still in flight after the deadline");
+	pfx_run(&fx);
 }
 
 static void
@@ -186,23 +122,23 @@ txt(const char *id)
 	const char	*ans[2] = { t, NULL };
 
 	snprintf(t, sizeof(t), "txt:v=STSv1; id=%s;", id);
-	dns_responder_set(dns, "_mta-sts.d.test", DNS_T_TXT, DNS_ANSWER, ans);
+	dns_responder_set(fx.dns, "_mta-sts.d.test", DNS_T_TXT, DNS_ANSWER, ans);
 }
 
 static int
 txt_queries(void)
 {
-	return dns_responder_count(dns, "_mta-sts.d.test", DNS_T_TXT);
+	return dns_responder_count(fx.dns, "_mta-sts.d.test", DNS_T_TXT);
 }
 
 static void
 test_engine(struct policy *p)
 {
-	struct got	g;
+	struct pfx_got	g;
 	int		q, inl;
 	const char	*a[2] = { "a:127.0.0.1", NULL };
 
-	dns_responder_set(dns, "mta-sts.d.test", DNS_T_A, DNS_ANSWER, a);
+	dns_responder_set(fx.dns, "mta-sts.d.test", DNS_T_A, DNS_ANSWER, a);
 	txt("one");
 	lookup(p, "d.test", &g, NULL);
 	is_str(g.source, "fresh", "first lookup: fetched");
@@ -213,13 +149,13 @@ test_engine(struct policy *p)
 	is_str(g.source, "cached", "front hit: answered as cached");
 	is_int(txt_queries(), q, "front hit: no TXT query");
 	txt("two");
-	now_s += 59;
+	fx.now += 59;
 	lookup(p, "d.test", &g, NULL);
 	is_str(g.id, "one", "within the TTL a new id is not seen yet");
-	now_s += 1;
+	fx.now += 1;
 	lookup(p, "d.test", &g, NULL);
 	is_str(g.id, "one", "after the TTL: the cached policy at once, re-checked behind it");
-	settle(p);
+	(void)pfx_settle(&fx, p);
 	is_int(txt_queries(), q + 1, "after the TTL: one TXT query");
 	lookup(p, "d.test", &g, NULL);
 	is_str(g.id, "two", "S20: the re-check fetched the new id; the next lookup has it");
@@ -228,19 +164,19 @@ test_engine(struct policy *p)
 	lookup(p, "d.test", &g, NULL);
 	is_int(txt_queries(), q + 2, "flush invalidates the front cache");
 	is_str(g.source, "fresh", "flush: fetched again");
-	dns_responder_set(dns, "_mta-sts.n.test", DNS_T_TXT, DNS_NXDOMAIN, NULL);
+	dns_responder_set(fx.dns, "_mta-sts.n.test", DNS_T_TXT, DNS_NXDOMAIN, NULL);
 	lookup(p, "n.test", &g, NULL);
-	q = dns_responder_count(dns, "_mta-sts.n.test", DNS_T_TXT);
+	q = dns_responder_count(fx.dns, "_mta-sts.n.test", DNS_T_TXT);
 	lookup(p, "n.test", &g, NULL);
 	is_str(g.mode, "absent", "no policy: answered from memory too");
-	is_int(dns_responder_count(dns, "_mta-sts.n.test", DNS_T_TXT), q,
+	is_int(dns_responder_count(fx.dns, "_mta-sts.n.test", DNS_T_TXT), q,
 	    "no policy: no TXT query within the TTL");
-	dns_responder_set(dns, "_mta-sts.s.test", DNS_T_TXT, DNS_SERVFAIL, NULL);
+	dns_responder_set(fx.dns, "_mta-sts.s.test", DNS_T_TXT, DNS_SERVFAIL, NULL);
 	lookup(p, "s.test", &g, NULL);
-	q = dns_responder_count(dns, "_mta-sts.s.test", DNS_T_TXT);
+	q = dns_responder_count(fx.dns, "_mta-sts.s.test", DNS_T_TXT);
 	lookup(p, "s.test", &g, NULL);
 	is_str(g.mode, "tempfail", "Ours: a TXT failure defers");
-	ok(dns_responder_count(dns, "_mta-sts.s.test", DNS_T_TXT) > q,
+	ok(dns_responder_count(fx.dns, "_mta-sts.s.test", DNS_T_TXT) > q,
 	    "Ours: a TXT failure is never answered from memory");
 }
 
@@ -248,50 +184,17 @@ int
 main(void)
 {
 	struct policy_params	 pp;
-	struct netaddr_endpoint	 ep;
 	struct policy		*p;
 	struct policy_stats	 st;
-	DB_ENV			*env;
-	pid_t			 srv;
-	int			 port;
-	char			 envdir[128], cmd[200];
+	int			 rc;
 
-	log_init("test_policy_diag_front", LOG_DEST_STDERR, LOG_LVL_ERR);
 	test_table();
 	test_tempfail();
-	base = event_base_new();
-	if ((dns = dns_responder_start(base, &ep)) == NULL) {
-		printf("Bail out! no DNS responder\n");
-		return 1;
-	}
-	if (https_lab_setup(&lab, "mta-sts.d.test") == -1) {
-		printf("# SKIP the engine part: cannot make test certificates\n");
-		https_lab_cleanup(&lab);
-		return tap_done();
-	}
-	if (https_lab_write(&lab, "www", POLICY_TEXT, strlen(POLICY_TEXT)) == -1 ||
-	    (srv = https_lab_serve(&lab, "www", (port = https_lab_free_port()))) == -1) {
-		printf("Bail out! cannot start openssl s_server\n");
-		return 1;
-	}
-	snprintf(envdir, sizeof(envdir), "%s/env", lab.dir);
-	snprintf(cmd, sizeof(cmd), "mkdir %s", envdir);
-	if (system(cmd) != 0 || db_env_create(&env, 0) != 0 ||
-	    env->open(env, envdir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
-	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER, 0600) != 0) {
-		printf("Bail out! cannot open a Berkeley DB environment\n");
-		return 1;
-	}
-	memset(&pp, 0, sizeof(pp));
-	pp.cainfo = lab.cafile;
-	pp.dns = &ep;
-	pp.ndns = 1;
-	pp.dns_timeout_ms = 500;
-	pp.policy_port = (unsigned)port;
-	pp.fetch_timeout_s = 10;
+	if ((rc = pfx_setup(&fx, "test_policy_diag_front", "mta-sts.d.test")) != 0)
+		return rc == 1 ? tap_done() : 1;
+	pfx_params(&fx, &pp);
 	pp.front_ttl_s = 60;
-	pp.clock = fake_clock;
-	if ((p = policy_new(base, env, &pp)) == NULL) {
+	if ((p = policy_new(fx.base, fx.env, &pp)) == NULL) {
 		printf("Bail out! policy_new failed\n");
 		return 1;
 	}
@@ -299,10 +202,6 @@ main(void)
 	policy_get_stats(p, &st);
 	is_int(st.front_hits, 4, "stats: front hits counted");
 	policy_free(p);
-	env->close(env, 0);
-	https_lab_stop(srv);
-	dns_responder_free(dns);
-	event_base_free(base);
-	https_lab_cleanup(&lab);
+	pfx_teardown(&fx);
 	return tap_done();
 }

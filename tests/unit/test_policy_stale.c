@@ -7,94 +7,28 @@
  * clock the test moves. Time never decides a test: every wait polls the
  * engine's counters with a deadline.
  */
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include <db.h>
-#include <event2/event.h>
-
-#include "common/log.h"
 #include "policy/policy.h"
 #include "tests/tap.h"
-#include "tests/unit/test_fetch_server.h"
-#include "tests/unit/test_resolver_dns.h"
+#include "tests/unit/policy_fixture.h"
 
 #define TTL	60
-#define ENFORCE	"version: STSv1\nmode: enforce\nmx: mail.d.test\nmax_age: 86400\n"
-#define TESTING	"version: STSv1\nmode: testing\nmx: *.d.test\nmax_age: 600\n"
+#define ENFORCE	PFX_ENFORCE
+#define TESTING	PFX_TESTING
 
-static struct event_base	*base;
-static struct dns_responder	*dns;
-static struct https_lab		 lab;
-static uint64_t			 now_s = 1700000000;
-static int			 pending;
-
-struct got {
-	int	done;
-	char	mode[16], source[16], id[40], type[64], reason[300];
-};
-
-static uint64_t
-fake_clock(void *arg)
-{
-	return now_s;
-}
-
-static void
-on_result(const struct policy_result *r, void *arg)
-{
-	struct got	*g = arg;
-
-	g->done = 1;
-	snprintf(g->mode, sizeof(g->mode), "%s", policy_mode_name(r->mode));
-	snprintf(g->source, sizeof(g->source), "%s", policy_source_name(r->source));
-	snprintf(g->id, sizeof(g->id), "%s", r->id);
-	snprintf(g->type, sizeof(g->type), "%s", r->result_type);
-	snprintf(g->reason, sizeof(g->reason), "%s", r->reason);
-	if (--pending == 0)
-		event_base_loopbreak(base);
-}
-
-static void
-on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	event_base_loopbreak(base);
-}
-
-/* Run the loop until every callback came (30 s deadline). */
-static void
-run(void)
-{
-	struct timeval	 tv = { 30, 0 };
-	struct event	*dl = evtimer_new(base, on_deadline, NULL);
-
-	evtimer_add(dl, &tv);
-	if (pending > 0)
-		event_base_dispatch(base);
-	event_free(dl);
-}
+static struct pfx	fx;
 
 /* Look up; *inline_cb tells whether the callback ran inside policy_lookup. */
 static void
-lookup(struct policy *p, const char *domain, struct got *g, int *inline_cb)
+lookup(struct policy *p, const char *domain, struct pfx_got *g, int *inline_cb)
 {
-	memset(g, 0, sizeof(*g));
-	pending++;
-	if (policy_lookup(p, domain, on_result, g) == -1)
-		pending--;
+	(void)pfx_start(&fx, p, domain, g);
 	if (inline_cb != NULL)
 		*inline_cb = g->done;
-	run();
-}
-
-static struct policy_stats
-stats(struct policy *p)
-{
-	struct policy_stats	st;
-
-	policy_get_stats(p, &st);
-	return st;
+	pfx_run(&fx);
 }
 
 static uint64_t
@@ -115,79 +49,13 @@ named(const char *what, const char *text)
 	return buf;
 }
 
-/* Run the loop for about 10 ms. */
-static void
-spin(void)
-{
-	struct timeval	tv = { 0, 10000 };
-
-	event_base_loopexit(base, &tv);
-	event_base_dispatch(base);
-}
-
-/* Every background re-check finished? Polls for up to 20 s. */
-static int
-settle(struct policy *p)
-{
-	struct policy_stats	st;
-	int			i;
-
-	for (i = 0; i < 2000; i++) {
-		st = stats(p);
-		if (st.revalidations_done == st.revalidations)
-			return 1;
-		spin();
-	}
-	diag("re-checks still in flight after the deadline");
-	return 0;
-}
-
 static void
 zone(const char *domain, const char *id, const char *addr)
 {
-	char		 name[300], t[300], a[64];
-	const char	*ans[2] = { t, NULL }, *aans[2] = { a, NULL };
+	char	txt[100];
 
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
-	snprintf(t, sizeof(t), "txt:v=STSv1; id=%s;", id);
-	dns_responder_set(dns, name, DNS_T_TXT, DNS_ANSWER, ans);
-	snprintf(name, sizeof(name), "mta-sts.%s", domain);
-	snprintf(a, sizeof(a), "a:%s", addr);
-	dns_responder_set(dns, name, DNS_T_A, DNS_ANSWER, aans);
-}
-
-static void
-txt_behave(const char *domain, enum dns_behave b)
-{
-	char	name[300];
-
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
-	dns_responder_set(dns, name, DNS_T_TXT, b, NULL);
-}
-
-static int
-txt_queries(const char *domain)
-{
-	char	name[300];
-
-	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
-	return dns_responder_count(dns, name, DNS_T_TXT);
-}
-
-static int
-fetches(const char *domain)
-{
-	char	name[300];
-
-	snprintf(name, sizeof(name), "mta-sts.%s", domain);
-	return dns_responder_count(dns, name, DNS_T_A);
-}
-
-static void
-serve(const char *text)
-{
-	if (https_lab_write(&lab, "www", text, strlen(text)) == -1)
-		diag("cannot write the policy file");
+	snprintf(txt, sizeof(txt), "v=STSv1; id=%s;", id);
+	pfx_zone(&fx, domain, txt, addr);
 }
 
 /* (a) same id: answered before the TXT answer, then the entry is refreshed */
@@ -195,17 +63,17 @@ static void
 test_same_id(struct policy *p)
 {
 	struct policy_stats	st0, st;
-	struct got		g;
+	struct pfx_got		g;
 	int			inl, q;
 
 	zone("a.test", "a1", "127.0.0.1");
 	lookup(p, "a.test", &g, NULL);
 	is_str(g.source, "fresh", "a: first lookup fetched");
-	now_s += TTL;				/* the decision's time to live is over */
-	txt_behave("a.test", DNS_DROP);		/* the responder holds its answer */
-	st0 = stats(p);
+	fx.now += TTL;				/* the decision's time to live is over */
+	pfx_txt(&fx, "a.test", DNS_DROP);		/* the responder holds its answer */
+	st0 = pfx_stats(p);
 	lookup(p, "a.test", &g, &inl);
-	st = stats(p);
+	st = pfx_stats(p);
 	ok(g.done && !inl, "SWR: answered from the event loop, not inside policy_lookup");
 	ok(strcmp(g.source, "cached") == 0 && strcmp(g.id, "a1") == 0 &&
 	    strcmp(g.mode, "enforce") == 0 && g.type[0] == '\0',
@@ -215,40 +83,40 @@ test_same_id(struct policy *p)
 	    "SWR: the answer came while the TXT re-check was still unanswered");
 	is_int(st.stale_answers, st0.stale_answers + 1, "SWR: counted as a stale answer");
 	zone("a.test", "a1", "127.0.0.1");	/* release: the retry is answered */
-	ok(settle(p), "SWR: the background re-check finishes");
-	q = txt_queries("a.test");
-	now_s += TTL - 1;
-	st0 = stats(p);
+	ok(pfx_settle(&fx, p), "SWR: the background re-check finishes");
+	q = pfx_txt_queries(&fx, "a.test");
+	fx.now += TTL - 1;
+	st0 = pfx_stats(p);
 	lookup(p, "a.test", &g, NULL);
-	st = stats(p);
+	st = pfx_stats(p);
 	ok(strcmp(g.id, "a1") == 0 && st.front_hits == st0.front_hits + 1 &&
-	    txt_queries("a.test") == q && st.revalidations == st0.revalidations,
+	    pfx_txt_queries(&fx, "a.test") == q && st.revalidations == st0.revalidations,
 	    "S20: same id: the re-check refreshed the front entry for a whole TTL");
-	is_int(fetches("a.test"), 1, "S20: same id: no fetch");
+	is_int(pfx_fetches(&fx, "a.test"), 1, "S20: same id: no fetch");
 }
 
 /* (b) id changed: the old policy at once, the new one after the fetch */
 static void
 test_new_id(struct policy *p)
 {
-	struct got	g;
+	struct pfx_got	g;
 
-	serve(ENFORCE);
+	pfx_serve(&fx, ENFORCE);
 	zone("b.test", "b1", "127.0.0.1");
 	lookup(p, "b.test", &g, NULL);
 	is_str(g.id, "b1", "b: first lookup fetched");
-	now_s += TTL;
+	fx.now += TTL;
 	zone("b.test", "b2", "127.0.0.1");
-	serve(TESTING);
+	pfx_serve(&fx, TESTING);
 	lookup(p, "b.test", &g, NULL);
 	ok(strcmp(g.id, "b1") == 0 && strcmp(g.mode, "enforce") == 0 &&
 	    strcmp(g.source, "cached") == 0, "SWR: new id published: the old policy at once");
-	ok(settle(p), "SWR: the background re-check and fetch finish");
+	ok(pfx_settle(&fx, p), "SWR: the background re-check and fetch finish");
 	lookup(p, "b.test", &g, NULL);
 	ok(strcmp(g.id, "b2") == 0 && strcmp(g.mode, "testing") == 0,
 	    "S20: after the background fetch the next lookup gets the new policy");
-	is_int(fetches("b.test"), 2, "S20: the new id fetched once");
-	serve(ENFORCE);
+	is_int(pfx_fetches(&fx, "b.test"), 2, "S20: the new id fetched once");
+	pfx_serve(&fx, ENFORCE);
 }
 
 /* S11, S13 behind a stale answer: a failed fetch of the new id */
@@ -256,32 +124,32 @@ static void
 test_new_id_fails(struct policy *p)
 {
 	struct policy_stats	st0;
-	struct got		g;
+	struct pfx_got		g;
 	int			n;
 
 	zone("f.test", "f1", "127.0.0.1");
 	lookup(p, "f.test", &g, NULL);
-	now_s += TTL;
+	fx.now += TTL;
 	zone("f.test", "f2", "127.0.0.2");	/* nobody serves the new policy */
 	lookup(p, "f.test", &g, NULL);
 	is_str(g.id, "f1", "f: the old policy at once");
-	ok(settle(p), "f: the background fetch fails");
-	n = fetches("f.test");
+	ok(pfx_settle(&fx, p), "f: the background fetch fails");
+	n = pfx_fetches(&fx, "f.test");
 	lookup(p, "f.test", &g, NULL);
 	ok(strcmp(g.id, "f1") == 0 && strcmp(g.type, "sts-policy-fetch-error") == 0 &&
 	    strstr(g.reason, "S13") != NULL,
 	    "S13, S20: new policy failed: the old one applies, the failure reported");
-	now_s += 31;
-	st0 = stats(p);
+	fx.now += 31;
+	st0 = pfx_stats(p);
 	lookup(p, "f.test", &g, NULL);
 	ok(strcmp(g.id, "f1") == 0 && strcmp(g.type, "sts-policy-fetch-error") == 0,
 	    "S13: the stale answer reports the failed fetch while S11 holds");
-	ok(settle(p) && stats(p).revalidations == st0.revalidations + 1 &&
-	    fetches("f.test") == n, "S11: re-checked, but the failed id is not fetched again");
-	now_s += 300;
+	ok(pfx_settle(&fx, p) && pfx_stats(p).revalidations == st0.revalidations + 1 &&
+	    pfx_fetches(&fx, "f.test") == n, "S11: re-checked, but the failed id is not fetched again");
+	fx.now += 300;
 	zone("f.test", "f2", "127.0.0.1");
 	lookup(p, "f.test", &g, NULL);
-	ok(settle(p), "f: after the back-off the re-check fetches again");
+	ok(pfx_settle(&fx, p), "f: after the back-off the re-check fetches again");
 	lookup(p, "f.test", &g, NULL);
 	ok(strcmp(g.id, "f2") == 0 && g.type[0] == '\0', "S11, S20: fetched after the back-off");
 }
@@ -292,15 +160,15 @@ test_failing(struct policy *p, const char *domain, enum dns_behave how,
     const char *what)
 {
 	struct policy_stats	st0, st;
-	struct got		g;
+	struct pfx_got		g;
 	uint64_t		t0, t1;
 	int			i, q, all = 1;
 
 	zone(domain, "c1", "127.0.0.1");
 	lookup(p, domain, &g, NULL);
-	now_s += TTL;
-	txt_behave(domain, how);
-	st0 = stats(p);
+	fx.now += TTL;
+	pfx_txt(&fx, domain, how);
+	st0 = pfx_stats(p);
 	t0 = mono_us();
 	lookup(p, domain, &g, NULL);
 	t1 = mono_us();
@@ -308,32 +176,32 @@ test_failing(struct policy *p, const char *domain, enum dns_behave how,
 		lookup(p, domain, &g, NULL);
 		all = all && strcmp(g.id, "c1") == 0 && strcmp(g.source, "cached") == 0;
 	}
-	st = stats(p);
+	st = pfx_stats(p);
 	ok(all && st.revalidations == st0.revalidations + 1 &&
 	    st.stale_answers == st0.stale_answers + 1,
 	    named(what, "the cached policy at once, one re-check in flight"));
-	ok(settle(p), named(what, "the re-check gives up"));
+	ok(pfx_settle(&fx, p), named(what, "the re-check gives up"));
 	diag("%s: stale answer after %llu us; the re-check ended after %llu us", what,
 	    (unsigned long long)(t1 - t0), (unsigned long long)(mono_us() - t0));
-	st = stats(p);
+	st = pfx_stats(p);
 	ok(st.txt_tempfails > st0.txt_tempfails, named(what, "counted as a TXT failure"));
-	q = txt_queries(domain);
+	q = pfx_txt_queries(&fx, domain);
 	for (i = 0; i < 10; i++) {
-		now_s += 2;
+		fx.now += 2;
 		lookup(p, domain, &g, NULL);
 		all = all && strcmp(g.id, "c1") == 0 && strcmp(g.source, "cached") == 0;
 	}
 	ok(all && strstr(g.reason, "TXT lookup failed") != NULL,
 	    named(what, "S13: lookups keep getting the cached policy"));
-	ok(txt_queries(domain) == q && stats(p).revalidations == st0.revalidations + 1,
+	ok(pfx_txt_queries(&fx, domain) == q && pfx_stats(p).revalidations == st0.revalidations + 1,
 	    named(what, "no TXT query within 30 s of a failed re-check"));
-	now_s += 10;			/* 30 s after the failure */
-	st0 = stats(p);
+	fx.now += 10;			/* 30 s after the failure */
+	st0 = pfx_stats(p);
 	lookup(p, domain, &g, NULL);
-	ok(strcmp(g.id, "c1") == 0 && stats(p).revalidations == st0.revalidations + 1,
+	ok(strcmp(g.id, "c1") == 0 && pfx_stats(p).revalidations == st0.revalidations + 1,
 	    named(what, "after 30 s the next lookup re-checks again, answered at once"));
 	zone(domain, "c1", "127.0.0.1");
-	ok(settle(p), named(what, "that re-check finishes"));
+	ok(pfx_settle(&fx, p), named(what, "that re-check finishes"));
 }
 
 /* (d) S19: an expired cached policy gives no stale answer */
@@ -341,30 +209,28 @@ static void
 test_expired(struct policy *p)
 {
 	struct policy_stats	st0;
-	struct got		g;
+	struct pfx_got		g;
 	int			i, q;
 
-	serve(TESTING);				/* max_age 600 */
+	pfx_serve(&fx, TESTING);				/* max_age 600 */
 	zone("x.test", "x1", "127.0.0.1");
 	lookup(p, "x.test", &g, NULL);
-	now_s += 600;				/* S19: expired */
-	txt_behave("x.test", DNS_DROP);
-	st0 = stats(p);
-	q = txt_queries("x.test");
-	memset(&g, 0, sizeof(g));
-	pending++;
-	policy_lookup(p, "x.test", on_result, &g);
-	for (i = 0; i < 2000 && txt_queries("x.test") == q; i++)
-		spin();
-	spin();
-	ok(txt_queries("x.test") > q && !g.done,
+	fx.now += 600;				/* S19: expired */
+	pfx_txt(&fx, "x.test", DNS_DROP);
+	st0 = pfx_stats(p);
+	q = pfx_txt_queries(&fx, "x.test");
+	(void)pfx_start(&fx, p, "x.test", &g);
+	for (i = 0; i < 2000 && pfx_txt_queries(&fx, "x.test") == q; i++)
+		pfx_spin(&fx, 10);
+	pfx_spin(&fx, 10);
+	ok(pfx_txt_queries(&fx, "x.test") > q && !g.done,
 	    "S19: expired: the lookup waits for the TXT answer");
 	zone("x.test", "x1", "127.0.0.1");	/* release */
-	run();
+	pfx_run(&fx);
 	ok(g.done && strcmp(g.source, "fresh") == 0 && strcmp(g.id, "x1") == 0,
 	    "S19: expired: fetched again before the answer");
-	is_int(stats(p).stale_answers, st0.stale_answers, "S19: no stale answer");
-	serve(ENFORCE);
+	is_int(pfx_stats(p).stale_answers, st0.stale_answers, "S19: no stale answer");
+	pfx_serve(&fx, ENFORCE);
 }
 
 /* (e) many lookups of one domain at once start one re-check */
@@ -372,38 +238,35 @@ static void
 test_coalesce(struct policy *p)
 {
 	struct policy_stats	st0, st;
-	struct got		g[20];
+	struct pfx_got		g[20];
 	int			i, q, all = 1;
 
 	zone("e.test", "e1", "127.0.0.1");
 	lookup(p, "e.test", &g[0], NULL);
-	now_s += TTL;
-	q = txt_queries("e.test");
-	st0 = stats(p);
+	fx.now += TTL;
+	q = pfx_txt_queries(&fx, "e.test");
+	st0 = pfx_stats(p);
 	for (i = 0; i < 20; i++) {
-		memset(&g[i], 0, sizeof(g[i]));
-		pending++;
-		if (policy_lookup(p, i % 2 ? "E.TEST." : "e.test", on_result, &g[i]) == -1)
-			pending--;
+		(void)pfx_start(&fx, p, i % 2 ? "E.TEST." : "e.test", &g[i]);
 	}
-	run();
-	ok(settle(p), "coalescing: the re-check finishes");
-	st = stats(p);
+	pfx_run(&fx);
+	ok(pfx_settle(&fx, p), "coalescing: the re-check finishes");
+	st = pfx_stats(p);
 	for (i = 0; i < 20; i++)
 		all = all && g[i].done && strcmp(g[i].id, "e1") == 0;
 	ok(all, "coalescing: twenty lookups answered with the cached policy");
 	is_int(st.revalidations - st0.revalidations, 1, "coalescing: one re-check");
-	is_int(txt_queries("e.test") - q, 1, "coalescing: one TXT query");
+	is_int(pfx_txt_queries(&fx, "e.test") - q, 1, "coalescing: one TXT query");
 	is_int(st.stale_answers - st0.stale_answers, 1,
 	    "coalescing: one answer from policy.db, the rest from memory");
 
 	/* an S14 refresh in flight: a lookup does not start another re-check */
-	now_s += TTL;
-	st0 = stats(p);
-	txt_behave("e.test", DNS_DROP);
+	fx.now += TTL;
+	st0 = pfx_stats(p);
+	pfx_txt(&fx, "e.test", DNS_DROP);
 	ok(policy_refresh(p) >= 1, "S14: refresh started");
 	lookup(p, "e.test", &g[0], NULL);
-	st = stats(p);
+	st = pfx_stats(p);
 	ok(strcmp(g[0].id, "e1") == 0 && st.revalidations == st0.revalidations,
 	    "S14: a refresh in flight: answered at once, no second re-check");
 	zone("e.test", "e1", "127.0.0.1");
@@ -413,79 +276,47 @@ test_coalesce(struct policy *p)
 static void
 test_off(struct policy *p)
 {
-	struct got	g;
+	struct pfx_got	g;
 	uint64_t	t0;
 
 	zone("o.test", "o1", "127.0.0.1");
 	lookup(p, "o.test", &g, NULL);
-	txt_behave("o.test", DNS_SERVFAIL);
+	pfx_txt(&fx, "o.test", DNS_SERVFAIL);
 	lookup(p, "o.test", &g, NULL);
 	ok(strcmp(g.id, "o1") == 0 && strstr(g.reason, "TXT lookup failed") != NULL,
 	    "front cache off: S13 after the TXT answer, as before");
-	txt_behave("o.test", DNS_DROP);
+	pfx_txt(&fx, "o.test", DNS_DROP);
 	t0 = mono_us();
 	lookup(p, "o.test", &g, NULL);
 	diag("front cache off, DNS silent: the lookup waited %llu us",
 	    (unsigned long long)(mono_us() - t0));
 	ok(strcmp(g.id, "o1") == 0 && strstr(g.reason, "TXT lookup failed") != NULL,
 	    "front cache off, DNS silent: S13 only after the TXT timeout");
-	is_int(stats(p).stale_answers, 0, "front cache off: no stale answers");
+	is_int(pfx_stats(p).stale_answers, 0, "front cache off: no stale answers");
 }
 
 static struct policy *
-engine(DB_ENV *env, struct netaddr_endpoint *ep, int port, unsigned ttl)
+engine(unsigned ttl)
 {
 	struct policy_params	pp;
 
-	memset(&pp, 0, sizeof(pp));
-	pp.cainfo = lab.cafile;
-	pp.dns = ep;
-	pp.ndns = 1;
+	pfx_params(&fx, &pp);
 	pp.dns_timeout_ms = 1000;	/* the test releases a held query well within it */
-	pp.policy_port = (unsigned)port;
-	pp.fetch_timeout_s = 10;
 	pp.front_ttl_s = ttl;
-	pp.clock = fake_clock;
-	return policy_new(base, env, &pp);
+	return policy_new(fx.base, fx.env, &pp);
 }
 
 int
 main(void)
 {
-	struct netaddr_endpoint	 ep;
-	struct policy		*p;
-	DB_ENV			*env;
-	pid_t			 srv;
-	int			 port;
-	char			 envdir[128], cmd[200];
+	struct policy	*p;
+	int		 rc;
 
-	log_init("test_policy_stale", LOG_DEST_STDERR, LOG_LVL_ERR);
-	base = event_base_new();
-	if ((dns = dns_responder_start(base, &ep)) == NULL) {
-		printf("Bail out! no DNS responder\n");
-		return 1;
-	}
-	if (https_lab_setup(&lab, "mta-sts.a.test mta-sts.b.test mta-sts.f.test "
-	    "mta-sts.c.test mta-sts.t.test mta-sts.x.test mta-sts.e.test "
-	    "mta-sts.o.test") == -1) {
-		printf("1..0 # SKIP cannot make test certificates with openssl\n");
-		https_lab_cleanup(&lab);
-		return 0;
-	}
-	serve(ENFORCE);
-	if ((srv = https_lab_serve(&lab, "www", (port = https_lab_free_port()))) == -1) {
-		printf("Bail out! cannot start openssl s_server\n");
-		return 1;
-	}
-	snprintf(envdir, sizeof(envdir), "%s/env", lab.dir);
-	snprintf(cmd, sizeof(cmd), "mkdir %s", envdir);
-	if (system(cmd) != 0 || db_env_create(&env, 0) != 0 ||
-	    env->open(env, envdir, DB_CREATE | DB_INIT_TXN | DB_INIT_LOG |
-	    DB_INIT_LOCK | DB_INIT_MPOOL | DB_RECOVER, 0600) != 0) {
-		printf("Bail out! cannot open a Berkeley DB environment\n");
-		return 1;
-	}
-	if ((p = engine(env, &ep, port, TTL)) == NULL) {
+	if ((rc = pfx_setup(&fx, "test_policy_stale", "mta-sts.a.test mta-sts.b.test "
+	    "mta-sts.f.test mta-sts.c.test mta-sts.t.test mta-sts.x.test "
+	    "mta-sts.e.test mta-sts.o.test")) != 0)
+		return rc == 1 ? tap_done() : 1;
+	if ((p = engine(TTL)) == NULL) {
 		printf("Bail out! policy_new failed\n");
 		return 1;
 	}
@@ -497,16 +328,12 @@ main(void)
 	test_expired(p);
 	test_coalesce(p);
 	policy_free(p);
-	if ((p = engine(env, &ep, port, 0)) == NULL) {
+	if ((p = engine(0)) == NULL) {
 		printf("Bail out! policy_new failed\n");
 		return 1;
 	}
 	test_off(p);
 	policy_free(p);
-	env->close(env, 0);
-	https_lab_stop(srv);
-	dns_responder_free(dns);
-	event_base_free(base);
-	https_lab_cleanup(&lab);
+	pfx_teardown(&fx);
 	return tap_done();
 }

@@ -44,6 +44,9 @@ qf_init(struct qf *f, uint64_t lifetime, const uint64_t *retry, size_t nretry)
 	strcat(f->dir, "/spool");
 	if ((f->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	f->lifetime = lifetime;
+	f->retry = retry;
+	f->nretry = nretry;
 	memset(&p, 0, sizeof(p));
 	p.dir = f->dir;
 	p.lifetime = lifetime;
@@ -54,6 +57,39 @@ qf_init(struct qf *f, uint64_t lifetime, const uint64_t *retry, size_t nretry)
 		return -1;
 	}
 	return 0;
+}
+
+void
+qf_init_std(struct qf *f)
+{
+	static const uint64_t	retry[] = { 300, 900, 3600 };
+
+	if (qf_init(f, 5 * 86400, retry, 3) == -1)
+		fatalx("qf_init_std: cannot open the spool");
+}
+
+int
+qf_reopen(struct qf *f)
+{
+	struct queue_params	p;
+	char			err[256];
+
+	memset(&p, 0, sizeof(p));
+	p.dir = f->dir;
+	p.lifetime = f->lifetime;
+	p.retry = f->retry;
+	p.nretry = f->nretry;
+	if ((f->q = queue_open(f->base, &p, err, sizeof(err))) == NULL)
+		printf("# queue_open: %s\n", err);
+	return f->q != NULL;
+}
+
+void
+qf_discard(struct qf *f)
+{
+	event_base_free(f->base);
+	*strrchr(f->dir, '/') = '\0';
+	(void)nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void
@@ -85,15 +121,14 @@ on_commit(enum queue_status s, void *arg)
 	p->done++;
 }
 
-enum queue_status
-qf_submit(struct qf *f, char id[QUEUE_ID_MAX], const char *sender,
-    const char **rcpts, size_t n, const char *body, time_t arrival)
+static enum queue_status
+submit(struct qf *f, const char *id, const char *sender, const char **rcpts,
+    size_t n, const void *body, size_t len, time_t arrival)
 {
 	struct queue_envelope	 e;
 	struct evbuffer		*b = evbuffer_new();
 	struct pending		 p = { 0, QUEUE_ETEMP };
 
-	queue_new_id(f->q, id);
 	memset(&e, 0, sizeof(e));
 	e.id = id;
 	e.sender = sender;
@@ -102,12 +137,90 @@ qf_submit(struct qf *f, char id[QUEUE_ID_MAX], const char *sender,
 	e.helo = "client.example.test";
 	e.client_addr = "192.0.2.7";
 	e.arrival = arrival;
-	evbuffer_add(b, body, strlen(body));
+	evbuffer_add(b, body, len);
 	queue_submit(f->q, &e, b, on_commit, &p);
+	if (evbuffer_get_length(b) != 0)
+		printf("# submit: the body buffer was not emptied\n");
 	evbuffer_free(b);
 	if (!qf_run_until(f, &p.done, 1, 60))
 		return QUEUE_ETEMP;
 	return p.status;
+}
+
+enum queue_status
+qf_submit(struct qf *f, char id[QUEUE_ID_MAX], const char *sender,
+    const char **rcpts, size_t n, const char *body, time_t arrival)
+{
+	queue_new_id(f->q, id);
+	return submit(f, id, sender, rcpts, n, body, strlen(body), arrival);
+}
+
+enum queue_status
+qf_submit_id(struct qf *f, const char *id, const char *sender, const char **rcpts,
+    size_t n, const void *body, size_t len)
+{
+	return submit(f, id, sender, rcpts, n, body, len, time(NULL));
+}
+
+enum queue_status
+qf_simple(struct qf *f, char id[QUEUE_ID_MAX], const char *body)
+{
+	static const char *r[] = { "rcpt@example.test" };
+
+	return qf_submit(f, id, "s@example.test", r, 1, body, time(NULL));
+}
+
+int
+qf_body_is(struct qf *f, const char *id, const void *want, size_t len)
+{
+	struct evbuffer	*out = evbuffer_new();
+	int		 same;
+
+	evbuffer_add(out, "x", 1);	/* queue_body appends */
+	same = queue_body(f->q, id, out) == QUEUE_OK &&
+	    evbuffer_get_length(out) == len + 1 &&
+	    memcmp(evbuffer_pullup(out, -1) + 1, want, len) == 0;
+	evbuffer_free(out);
+	return same;
+}
+
+void
+qf_on_burst(enum queue_status s, void *arg)
+{
+	struct qf_burst	*b = arg;
+
+	b->done++;
+	if (s == QUEUE_OK)
+		b->ok++;
+}
+
+DB *
+qf_raw_db(struct qf *f, const char *file)
+{
+	DB	*db;
+
+	if (db_create(&db, queue_dbenv(f->q), 0) != 0)
+		return NULL;
+	if (db->open(db, NULL, file, NULL, DB_BTREE, DB_AUTO_COMMIT | DB_THREAD,
+	    0) != 0) {
+		db->close(db, 0);
+		return NULL;
+	}
+	return db;
+}
+
+int
+qf_raw_put(DB *db, const void *k, size_t klen, const void *d, size_t dlen)
+{
+	DBT	key, data;
+
+	memset(&key, 0, sizeof(key));
+	memset(&data, 0, sizeof(data));
+	key.data = (void *)(uintptr_t)k;
+	key.size = (uint32_t)klen;
+	data.data = (void *)(uintptr_t)d;
+	data.size = (uint32_t)dlen;
+	return db->put(db, NULL, &key, &data, DB_AUTO_COMMIT);
 }
 
 static void
