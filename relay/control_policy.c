@@ -483,4 +483,25 @@ control_policy_params(const struct config *cfg, struct policy_params *pp)
 	pp->backoff_s = (unsigned)cfg->policy_fetch_backoff;
 	/* docs/policy-cache.md: decisions reused from memory, then re-checked behind */
 	pp->front_ttl_s = (unsigned)cfg->policy_txt_recheck;
+	pp->fetch_concurrency = (unsigned)cfg->policy_fetch_concurrency;
+}
+
+json_t *
+control_policy_json(struct policy *p)
+{
+	struct policy_stats	 st;
+	json_t			*o;
+
+	policy_get_stats(p, &st);
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "lookups", (json_int_t)st.lookups, "coalesced", (json_int_t)st.coalesced,
+	    "front_hits", (json_int_t)st.front_hits, "cache_hits", (json_int_t)st.cache_hits,
+	    "stale_answers", (json_int_t)st.stale_answers,
+	    "txt_queries", (json_int_t)st.txt_queries, "txt_tempfails", (json_int_t)st.txt_tempfails,
+	    "fetches", (json_int_t)st.fetches, "fetch_failures", (json_int_t)st.fetch_failures,
+	    "backoffs", (json_int_t)st.backoffs, "queued", (json_int_t)st.queued,
+	    "running_max", (json_int_t)st.running_max);
+	if (o == NULL)
+		fatalx("control_policy_json: json_pack failed");
+	return o;
 }

@@ -28,4 +28,7 @@ void	control_policy_register(struct control *, struct policy *);
  */
 void	control_policy_params(const struct config *, struct policy_params *);
 
+/* The engine's counters (policy_get_stats) for the status command. */
+json_t	*control_policy_json(struct policy *);
+
 #endif

@@ -16,7 +16,7 @@ struct cs {
 	const struct config	*cfg;
 	struct queue		*q;
 	void			(*sessions)(void *, uint64_t *, uint64_t *);
-	json_t			*(*delivery)(void *);
+	json_t			*(*more)(void *);
 	void			*arg;
 	uint64_t		 start_ms;	/* monotonic */
 	time_t			 started;	/* wall clock */
@@ -65,8 +65,11 @@ cs_status(struct control_request *req, const json_t *args, void *arg)
 	    "sessions", "current", (json_int_t)now, "total", (json_int_t)total);
 	if (o == NULL)
 		fatalx("cs_status: json_pack failed");
-	if (cs->delivery != NULL && (d = cs->delivery(cs->arg)) != NULL)
-		json_object_set_new(o, "delivery", d);
+	if (cs->more != NULL && (d = cs->more(cs->arg)) != NULL) {
+		if (json_object_update(o, d) == -1)
+			fatalx("cs_status: json_object_update failed");
+		json_decref(d);
+	}
 	control_reply(req, o);
 }
 
@@ -79,11 +82,11 @@ control_status_register(struct control *ctl, const struct config *cfg, struct qu
 
 void
 control_status_register_ext(struct control *ctl, const struct config *cfg, struct queue *q,
-    void (*sessions)(void *, uint64_t *, uint64_t *), json_t *(*delivery)(void *), void *arg)
+    void (*sessions)(void *, uint64_t *, uint64_t *), json_t *(*more)(void *), void *arg)
 {
 	struct cs *cs = xcalloc(1, sizeof(*cs));
 
-	cs->delivery = delivery;
+	cs->more = more;
 	cs->cfg = cfg;
 	cs->q = q;
 	cs->sessions = sessions;

@@ -23,9 +23,12 @@ struct queue;
 void	control_status_register(struct control *, const struct config *,
 	    struct queue *, void (*sessions)(void *arg, uint64_t *now, uint64_t *total),
 	    void *arg);
-/* The same, and delivery (may be NULL) gives the "delivery" object or NULL. */
+/*
+ * The same, and more (may be NULL) gives an object whose members are added
+ * to the answer ("delivery", "policy"), or NULL.
+ */
 void	control_status_register_ext(struct control *, const struct config *,
 	    struct queue *, void (*sessions)(void *arg, uint64_t *now, uint64_t *total),
-	    json_t *(*delivery)(void *arg), void *arg);
+	    json_t *(*more)(void *arg), void *arg);
 
 #endif

@@ -251,7 +251,6 @@ relay_start_delivery(struct relay *r)
 	char			 err[512];
 
 	control_policy_params(c, &pp);
-	pp.fetch_concurrency = (unsigned)c->policy_fetch_concurrency;
 	if ((r->policy = policy_new(r->base, queue_dbenv(r->queue), &pp)) == NULL) {
 		log_warnx("cannot start the MTA-STS policy engine");
 		return -1;
@@ -277,12 +276,20 @@ relay_start_delivery(struct relay *r)
 	return 0;
 }
 
+/* The status command's "delivery" and "policy" objects. */
 static json_t *
-relay_delivery_status(void *arg)
+relay_status_more(void *arg)
 {
-	struct relay *r = arg;
+	struct relay	*r = arg;
+	json_t		*o, *d;
 
-	return control_delivery_json(r->delivery);
+	if ((o = json_object()) == NULL)
+		fatalx("relay_status_more: out of memory");
+	if ((d = control_delivery_json(r->delivery)) != NULL)
+		json_object_set_new(o, "delivery", d);
+	if (r->policy != NULL)
+		json_object_set_new(o, "policy", control_policy_json(r->policy));
+	return o;
 }
 
 static int
@@ -316,7 +323,7 @@ relay_start(struct relay *r)
 	control_queue_register(r->control, r->queue);
 	control_delivery_register(r->control, r->queue);
 	control_status_register_ext(r->control, &r->cfg, r->queue, relay_sessions,
-	    relay_delivery_status, r);
+	    relay_status_more, r);
 	smtp_server_start(r->smtp, r->queue);
 	return relay_start_delivery(r);
 }

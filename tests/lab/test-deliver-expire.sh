@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/lab/lab.sh"
 lab_have_relay || skip_all "stsrelayd is not built"
 lab_relay_can delivery || skip_all "this stsrelayd does not deliver (stsrelayd -V)"
-lab_need swaks openssl
+lab_need swaks openssl jq
 LAB_TIMEOUT=${LAB_TIMEOUT_SCENARIO:-30}
 lab_init
 LAB_PKI_NAMES="mx.good.test mx.plain.test mta-sts.good.test mta-sts.enf.test"
@@ -90,6 +90,10 @@ grep -Eq '^delivery: +[0-9]+ attempts, [0-9]+ delivered, [1-9][0-9]* deferred, [
 ok $? "stsrelayctl status shows the delivery counters"
 $CTL --json status | grep -q '"delivery": *{'
 ok $? "status --json has the delivery object"
+grep -Eq '^policy: +[1-9][0-9]* lookups \([0-9]+ from memory, [0-9]+ from the cache, [0-9]+ joined\), [1-9][0-9]* TXT queries .* [1-9][0-9]* fetches' "$LAB_DIR/status.out"
+ok $? "stsrelayctl status shows the policy engine's counters (lookups, TXT queries, fetches)"
+$CTL --json status | jq -e '.policy.lookups >= 1 and .policy.fetches >= 1 and .policy.running_max >= 1' >/dev/null
+ok $? "status --json has the policy object"
 # the tarpit's domain, stuck for 30 s, keeps one delivery waiting (per_domain)
 lab_wait_grep 'to=<t[23]@slow.test> .*status=deferred \(4\.4\.5 no delivery to slow.test done' "$LOG" 50
 ok $? "a stuck domain keeps only per_domain deliveries waiting, the rest deferred (4.4.5)"
