@@ -157,6 +157,9 @@ struct policy_cached {
 /* Stops when fn returns non-zero and returns that; -1 on a database error. */
 int	policy_list(struct policy *, int (*fn)(const struct policy_cached *, void *),
 	    void *);
+/* The same with the tempfail-period records too (id "", txt_fail_since set). */
+int	policy_list_all(struct policy *, int (*fn)(const struct policy_cached *, void *),
+	    void *);
 
 /* Counters since policy_new, for "stsrelayctl status" and benchmarks. */
 struct policy_stats {

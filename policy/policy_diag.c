@@ -500,6 +500,7 @@ struct list_ctx {
 	struct policy	*p;
 	int	(*fn)(const struct policy_cached *, void *);
 	void	*arg;
+	int	 all;	/* the tempfail-period placeholders too */
 };
 
 static int
@@ -508,7 +509,7 @@ list_one(const char *domain, const struct cache_entry *e, void *arg)
 	struct list_ctx		*ctx = arg;
 	struct policy_cached	 c;
 
-	if (e != NULL && cache_entry_period_only(e))
+	if (!ctx->all && e != NULL && cache_entry_period_only(e))
 		return 0;
 	diag_cached(ctx->p, domain, e, &c);
 	return ctx->fn(&c, ctx->arg);
@@ -518,7 +519,16 @@ int
 policy_list(struct policy *p, int (*fn)(const struct policy_cached *, void *),
     void *arg)
 {
-	struct list_ctx	ctx = { p, fn, arg };
+	struct list_ctx	ctx = { p, fn, arg, 0 };
+
+	return cache_iterate(policy_int_cache(p), list_one, &ctx);
+}
+
+int
+policy_list_all(struct policy *p, int (*fn)(const struct policy_cached *, void *),
+    void *arg)
+{
+	struct list_ctx	ctx = { p, fn, arg, 1 };
 
 	return cache_iterate(policy_int_cache(p), list_one, &ctx);
 }

@@ -416,7 +416,8 @@ cp_flush_all(struct control_request *req, struct cp *cp)
 	int		rc;
 
 	memset(&f, 0, sizeof(f));
-	rc = policy_list(cp->policy, cp_flush_collect, &f);
+	/* every record: "flush --all" also ends tempfail periods */
+	rc = policy_list_all(cp->policy, cp_flush_collect, &f);
 	for (i = 0; i < f.n; i++) {
 		if (rc != -1 && policy_forget(cp->policy, f.domains[i]) == 0)
 			done++;

@@ -77,6 +77,18 @@ find_cb(const struct policy_cached *c, void *arg)
 }
 
 static struct seen
+listed_all(struct policy *p, const char *domain)
+{
+	struct seen	s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.domain, sizeof(s.domain), "%s", domain);
+	if (policy_list_all(p, find_cb, &s) == -1)
+		diag("policy_list_all failed");
+	return s;
+}
+
+static struct seen
 listed(struct policy *p, const char *domain)
 {
 	struct seen	s;
@@ -118,6 +130,8 @@ test_restart(struct pfx *fx)
 	ok(stored(fx, "s.test").since == t0,
 	    "Ours: the start of the tempfail period is in policy.db");
 	ok(!listed(p, "s.test").found, "list: a tempfail period alone is no cached policy");
+	ok(listed_all(p, "s.test").found && listed_all(p, "s.test").since == t0,
+	    "list_all (flush --all): the period's record is there");
 	fx->now += BOUND - 600;
 	p = restart(fx, p);
 	pfx_lookup(fx, p, "s.test", &g);
