@@ -392,6 +392,7 @@ cp_list(struct control_request *req, const json_t *args, void *arg)
 
 struct cp_flush {
 	char	**domains;
+	int	 *period;	/* only a tempfail period, no policy */
 	size_t	  n, cap;
 };
 
@@ -403,7 +404,10 @@ cp_flush_collect(const struct policy_cached *c, void *arg)
 	if (f->n == f->cap) {
 		f->cap = f->cap == 0 ? 16 : f->cap * 2;
 		f->domains = xreallocarray(f->domains, f->cap, sizeof(*f->domains));
+		f->period = xreallocarray(f->period, f->cap, sizeof(*f->period));
 	}
+	f->period[f->n] = !c->corrupt && c->id[0] == '\0' && c->fail_id[0] == '\0' &&
+	    c->txt_fail_since != 0;
 	f->domains[f->n++] = xstrdup(c->domain);
 	return 0;
 }
@@ -412,25 +416,31 @@ static void
 cp_flush_all(struct control_request *req, struct cp *cp)
 {
 	struct cp_flush	f;
-	size_t		i, done = 0;
+	size_t		i, done = 0, periods = 0;
 	int		rc;
 
 	memset(&f, 0, sizeof(f));
 	/* every record: "flush --all" also ends tempfail periods */
 	rc = policy_list_all(cp->policy, cp_flush_collect, &f);
 	for (i = 0; i < f.n; i++) {
-		if (rc != -1 && policy_forget(cp->policy, f.domains[i]) == 0)
-			done++;
+		if (rc != -1 && policy_forget(cp->policy, f.domains[i]) == 0) {
+			if (f.period[i])
+				periods++;
+			else
+				done++;
+		}
 		free(f.domains[i]);
 	}
 	free(f.domains);
+	free(f.period);
 	if (rc == -1) {
 		control_reply_error(req, "cannot read the policy cache");
 		return;
 	}
-	log_info("control: %zu cached policies forgotten", done);
-	control_reply(req, json_pack("{s:s, s:I}", "domain", "all policies",
-	    "count", (json_int_t)done));
+	log_info("control: %zu cached policies forgotten, %zu tempfail periods ended",
+	    done, periods);
+	control_reply(req, json_pack("{s:s, s:I, s:I}", "domain", "all policies",
+	    "count", (json_int_t)done, "periods", (json_int_t)periods));
 }
 
 static void

@@ -337,8 +337,12 @@ ctl_print_policy_list(const json_t *o, FILE *fp)
 int
 ctl_print_policy_flush(const json_t *o, FILE *fp)
 {
-	fprintf(fp, "%s: %" PRIu64 " cached polic%s forgotten\n", ctl_str(o, "domain"),
+	fprintf(fp, "%s: %" PRIu64 " cached polic%s forgotten", ctl_str(o, "domain"),
 	    ctl_int(o, "count"), ctl_int(o, "count") == 1 ? "y" : "ies");
+	if (ctl_int(o, "periods") > 0)
+		fprintf(fp, ", %" PRIu64 " tempfail period%s ended", ctl_int(o, "periods"),
+		    ctl_int(o, "periods") == 1 ? "" : "s");
+	fputc('\n', fp);
 	return 0;
 }
 
