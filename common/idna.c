@@ -1,8 +1,11 @@
 /*
- * idna.c: domain names to A-label form (see idna.h). The common case, an
- * ASCII name with no "xn--" label, is only lowercased: libidn2 would
- * refuse some names DNS accepts (a "--" in positions 3 and 4, an
- * underscore under STD3), and mail to them has always worked.
+ * idna.c: domain names to A-label form (see idna.h). An ASCII name is only
+ * lowercased, "xn--" labels included: libidn2 would refuse some names DNS
+ * accepts (a "--" in positions 3 and 4, an underscore under STD3) and
+ * A-labels registered under IDNA2003 that IDNA2008 disallows (xn--ls8h.la),
+ * and mail to them has always worked. RFC 5891 5.3 leaves checking an
+ * A-label to the lookup application; an A-label that names nothing fails
+ * in DNS (NXDOMAIN, 5.1.2) like any other name.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +15,14 @@
 #include "common/idna.h"
 #include "common/strutil.h"
 
-static int
-is_ace_label(const char *p)
-{
-	return (p[0] == 'x' || p[0] == 'X') && (p[1] == 'n' || p[1] == 'N') &&
-	    p[2] == '-' && p[3] == '-';
-}
-
 int
 idna_needs_library(const char *in)
 {
 	const unsigned char	*p;
-	int			 start = 1;
 
-	for (p = (const unsigned char *)in; *p != '\0'; p++) {
+	for (p = (const unsigned char *)in; *p != '\0'; p++)
 		if (*p >= 0x80)
 			return 1;
-		if (start && is_ace_label((const char *)p))
-			return 1;
-		start = *p == '.';
-	}
 	return 0;
 }
 

@@ -2,8 +2,8 @@
  * idna.h: internationalised domain names (RFC 5890, RFC 5891) in A-label
  * form, the form every DNS query, MTA-STS policy lookup and policy mx
  * comparison uses (RFC 8461 section 4.1). U-labels are converted with
- * libidn2 (UTS #46 non-transitional processing, NFC input); a plain ASCII
- * name with no "xn--" label only goes to lower case, without the library.
+ * libidn2 (UTS #46 non-transitional processing, NFC input); an ASCII name,
+ * "xn--" labels included, only goes to lower case, without the library.
  */
 #ifndef COMMON_IDNA_H
 #define COMMON_IDNA_H
@@ -22,7 +22,7 @@
  */
 int	idna_to_alabel(const char *in, char *out, size_t outlen, const char **err);
 
-/* Does the name need more than lowercasing (non-ASCII or an "xn--" label)? */
+/* Does the name need more than lowercasing (a byte that is not ASCII)? */
 int	idna_needs_library(const char *in);
 
 #endif

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/idna.h"
 #include "common/log.h"
 #include "common/strutil.h"
 #include "relay/delivery_int.h"
@@ -54,8 +53,6 @@ domain_field(const struct dlv_group *g, char *buf, size_t len)
 	char	dom[DLV_DOMAIN_MAX];
 	size_t	i;
 
-	if (!idna_needs_library(g->dom->name))
-		return "";	/* plain ASCII: as every recipient wrote it */
 	for (i = 0; i < g->nrcpts; i++)
 		if (dlv_rcpt_domain(g->rcpts[i], dom, sizeof(dom)) == 0 &&
 		    strcmp(dom, g->dom->name) != 0) {

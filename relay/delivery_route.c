@@ -42,7 +42,8 @@ route_on_invalid(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	memset(&v, 0, sizeof(v));
 	v.state = QUEUE_RCPT_BOUNCED;
-	if (idna_to_alabel(g->dom->name, alabel, sizeof(alabel), &err) == -1)
+	if (idna_needs_library(g->dom->name) &&
+	    idna_to_alabel(g->dom->name, alabel, sizeof(alabel), &err) == -1)
 		snprintf(v.text, sizeof(v.text), "5.1.2 bad destination system address: "
 		    "the domain is not a valid internationalized domain name (%s)",
 		    err != NULL ? err : "IDNA conversion failed");

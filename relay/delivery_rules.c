@@ -36,7 +36,7 @@ dlv_split(struct dlv_split *sp, const char *const *rcpts, const unsigned char *t
     size_t n)
 {
 	char	dom[DLV_DOMAIN_MAX], alabel[DLV_DOMAIN_MAX];
-	size_t	i, g;
+	size_t	i, g, len;
 
 	memset(sp, 0, sizeof(*sp));
 	sp->group_of = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*sp->group_of));
@@ -45,8 +45,12 @@ dlv_split(struct dlv_split *sp, const char *const *rcpts, const unsigned char *t
 		if (!todo[i] || dlv_rcpt_domain(rcpts[i], dom, sizeof(dom)) == -1)
 			continue;
 		/* S1: grouped by A-label; an invalid IDN keeps its name and bounces */
-		if (idna_to_alabel(dom, alabel, sizeof(alabel), NULL) == 0)
+		if (idna_to_alabel(dom, alabel, sizeof(alabel), NULL) == 0) {
+			/* a final U+3002 or U+FF0E became "." only now */
+			if ((len = strlen(alabel)) > 1 && alabel[len - 1] == '.')
+				alabel[len - 1] = '\0';
 			strutil_lcpy(dom, alabel, sizeof(dom));
+		}
 		for (g = 0; g < sp->ngroups; g++)
 			if (strcmp(sp->domains[g], dom) == 0)
 				break;

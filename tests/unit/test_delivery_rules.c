@@ -51,18 +51,23 @@ static void
 test_split_idn(void)
 {
 	const char *rcpts[] = { "u@b\xc3\xbc" "cher.example", "v@XN--BCHER-KVA.example",
-	    "w@B\xc3\x9c" "CHER.example", "x@\xe2\x98\x83.example" };
-	unsigned char todo[] = { 1, 1, 1, 1 };
+	    "w@B\xc3\x9c" "CHER.example", "x@\xe2\x98\x83.example",
+	    "y@b\xc3\xbc" "cher.example\xe3\x80\x82", "z@xn--ls8h.la" };
+	unsigned char todo[] = { 1, 1, 1, 1, 1, 1 };
 	struct dlv_split sp;
 
-	dlv_split(&sp, rcpts, todo, 4);
-	is_int(sp.ngroups, 2, "S1: a U-label domain and its A-label are one group");
+	dlv_split(&sp, rcpts, todo, 6);
+	is_int(sp.group_of[1], sp.group_of[0], "S1: a U-label domain and its A-label are one group");
 	is_str(sp.domains[0], "xn--bcher-kva.example", "S1: the group's domain is the A-label");
 	ok(sp.group_of[0] == 0 && sp.group_of[1] == 0 && sp.group_of[2] == 0,
 	    "U-label, upper case A-label and upper case U-label together");
 	is_str(sp.ngroups > 1 ? sp.domains[1] : "", "\xe2\x98\x83.example",
 	    "a domain that is not valid IDNA keeps its name (bounced 5.1.2 later)");
 	ok(sp.group_of[3] == 1, "... in a group of its own, never DLV_NO_GROUP (5.1.3)");
+	ok(sp.group_of[4] == 0, "a final ideographic full stop is a final dot: the same group");
+	is_str(sp.ngroups > 2 ? sp.domains[2] : "", "xn--ls8h.la",
+	    "an ASCII A-label IDNA2008 disallows is kept as written (RFC 5891 5.3)");
+	is_int(sp.ngroups, 3, "three groups in all");
 	dlv_split_free(&sp);
 }
 
