@@ -120,6 +120,8 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 		fatalx("lookup_finish: %s finished without running", lk->domain);
 	lk->running = 0;
 	p->running--;
+	if (lk->background)
+		p->running_bg--;
 	if (lk->kind == LK_REVALIDATE)
 		lk->p->stats.revalidations_done++;
 	policy_recheck_remember(lk, r);
@@ -471,6 +473,8 @@ lookup_run(struct lookup *lk)
 	char		 name[STS_MX_NAMEBUF + 16];
 
 	lk->running = 1;
+	if (lk->background)
+		p->running_bg++;
 	if (++p->running > p->stats.running_max)
 		p->stats.running_max = p->running;
 	p->stats.txt_queries++;
@@ -479,7 +483,21 @@ lookup_run(struct lookup *lk)
 		fatalx("lookup_run: resolver refused a valid name");
 }
 
-/* A slot is free: the lookups that waited longest go first. */
+/*
+ * Background lookups (re-checks behind a stale answer, the S14 refresh of
+ * every cached policy) leave a quarter of the slots, at least one, to
+ * lookups somebody waits for: the hourly refresh of many domains with slow
+ * name servers must not hold up mail to a new domain or a policy check.
+ */
+static unsigned
+bg_max(const struct policy *p)
+{
+	unsigned keep = p->fetch_max / 4 > 0 ? p->fetch_max / 4 : 1;
+
+	return p->fetch_max > keep ? p->fetch_max - keep : 1;
+}
+
+/* A slot is free: waited-for lookups first, each queue oldest first. */
 static void
 lookup_admit(struct policy *p)
 {
@@ -490,6 +508,26 @@ lookup_admit(struct policy *p)
 		lk->queued = 0;
 		lookup_run(lk);
 	}
+	while (p->running < p->fetch_max && p->running_bg < bg_max(p) &&
+	    (lk = TAILQ_FIRST(&p->waiting_bg)) != NULL) {
+		TAILQ_REMOVE(&p->waiting_bg, lk, qentry);
+		lk->queued = 0;
+		lookup_run(lk);
+	}
+}
+
+/* Somebody waits for a background lookup still queued: it goes with the others. */
+static void
+lookup_promote(struct lookup *lk)
+{
+	struct policy	*p = lk->p;
+
+	if (!lk->background || !lk->queued)
+		return;
+	TAILQ_REMOVE(&p->waiting_bg, lk, qentry);
+	lk->background = 0;
+	TAILQ_INSERT_TAIL(&p->waiting, lk, qentry);
+	lookup_admit(p);
 }
 
 /*
@@ -511,12 +549,17 @@ policy_flow_start(struct policy *p, const char *domain, enum lookup_kind kind)
 	snprintf(lk->domain, sizeof(lk->domain), "%s", domain);
 	TAILQ_INIT(&lk->waiters);
 	TAILQ_INSERT_TAIL(&p->lookups, lk, entry);
-	if (p->running < p->fetch_max && TAILQ_EMPTY(&p->waiting))
+	lk->background = kind == LK_REVALIDATE || kind == LK_REFRESH;
+	if (p->running < p->fetch_max && TAILQ_EMPTY(&p->waiting) &&
+	    (!lk->background || (p->running_bg < bg_max(p) && TAILQ_EMPTY(&p->waiting_bg))))
 		lookup_run(lk);
 	else {
 		p->stats.queued++;
 		lk->queued = 1;
-		TAILQ_INSERT_TAIL(&p->waiting, lk, qentry);
+		if (lk->background)
+			TAILQ_INSERT_TAIL(&p->waiting_bg, lk, qentry);
+		else
+			TAILQ_INSERT_TAIL(&p->waiting, lk, qentry);
 	}
 	return lk;
 }
@@ -569,6 +612,7 @@ policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *a
 	else
 		p->stats.coalesced++;
 	add_waiter(lk, cb, arg);
+	lookup_promote(lk);
 	return 0;
 }
 
@@ -677,6 +721,7 @@ policy_new(struct event_base *base, DB_ENV *env, const struct policy_params *pp)
 	p->clock_arg = pp->clock_arg;
 	TAILQ_INIT(&p->lookups);
 	TAILQ_INIT(&p->waiting);
+	TAILQ_INIT(&p->waiting_bg);
 	p->fetch_max = pp->fetch_concurrency ? pp->fetch_concurrency : 32;
 	TAILQ_INIT(&p->diags);
 	memset(&rp, 0, sizeof(rp));

@@ -42,6 +42,7 @@ struct lookup {
 	TAILQ_ENTRY(lookup)	 qentry;	/* policy->waiting, when queued */
 	int			 queued;	/* waits for a slot: nothing sent */
 	int			 running;	/* holds a slot */
+	int			 background;	/* nobody waits: REVALIDATE, REFRESH */
 	struct policy		*p;
 	char			 domain[STS_MX_NAMEBUF];
 	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
@@ -69,8 +70,10 @@ struct policy {
 	void			*clock_arg;
 	TAILQ_HEAD(, lookup)	 lookups;	/* running or waiting, by domain */
 	TAILQ_HEAD(, lookup)	 waiting;	/* over the cap, oldest first */
+	TAILQ_HEAD(, lookup)	 waiting_bg;	/* ... background ones, after those */
 	unsigned		 fetch_max;	/* lookups running at once */
 	unsigned		 running;
+	unsigned		 running_bg;	/* ... of them background */
 	struct tempfails	*recheck_fails;	/* re-checks failing in a row */
 	uint64_t		 rng;		/* xorshift state: back-off jitter */
 	struct diag_runs	 diags;		/* policy_diagnose in flight */

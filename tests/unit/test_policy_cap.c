@@ -162,6 +162,72 @@ test_cap(struct pfx *fx, struct slow_host *h)
 	policy_free(p);
 }
 
+/*
+ * The S14 refresh of many cached domains whose name servers do not answer
+ * must not hold up a lookup somebody waits for: with cap 4, background
+ * lookups take at most 3 slots; a lookup joining a queued refresh takes it
+ * to the waited-for queue. Every check reads counters updated before the
+ * call returns, so none depends on timing (the TXT timeout is 5 s).
+ */
+#define NBG	6
+static void
+test_background(struct pfx *fx)
+{
+	struct policy_params	 pp;
+	struct policy_stats	 a, b;
+	struct policy		*p;
+	struct pfx_got		 g, n1, n2, j[NBG];
+	char			 dom[NBG][32];
+	int			 i, started, poll;
+
+	pfx_params(fx, &pp);
+	pp.fetch_concurrency = 4;
+	pp.dns_timeout_ms = 5000;
+	if ((p = policy_new(fx->base, fx->env, &pp)) == NULL) {
+		printf("Bail out! policy_new failed\n");
+		exit(1);
+	}
+	for (i = 0; i < NBG; i++) {
+		snprintf(dom[i], sizeof(dom[i]), "bg%d.test", i);
+		pfx_zone(fx, dom[i], "v=STSv1; id=1", "127.0.0.1");
+		pfx_lookup(fx, p, dom[i], &g);
+		if (strcmp(g.mode, "enforce") != 0)
+			diag("%s: %s (%s)", dom[i], g.mode, g.reason);
+	}
+	for (i = 0; i < NBG; i++)
+		pfx_txt(fx, dom[i], DNS_DROP);
+	pfx_txt(fx, "new1.test", DNS_NXDOMAIN);
+	pfx_txt(fx, "new2.test", DNS_NXDOMAIN);
+
+	a = pfx_stats(p);
+	started = policy_refresh(p);
+	b = pfx_stats(p);
+	is_int(started, NBG, "S14: a refresh of each of the 6 cached policies");
+	ok(b.txt_queries - a.txt_queries == 3 && b.queued - a.queued == 3,
+	    "cap 4: background lookups take 3 slots, the other 3 wait");
+
+	a = b;
+	(void)pfx_start(fx, p, "new1.test", &n1);
+	b = pfx_stats(p);
+	ok(b.txt_queries - a.txt_queries == 1 && b.queued == a.queued,
+	    "a lookup for mail to a new domain runs at once beside the refresh burst");
+	(void)pfx_start(fx, p, "new2.test", &n2);
+	for (poll = 0; poll < 2000 && !(n1.done && n2.done); poll++)
+		pfx_spin(fx, 5);
+	b = pfx_stats(p);
+	ok(n1.done && n2.done && b.txt_tempfails == 0,
+	    "a second one waits only for the first, never behind queued refreshes");
+
+	a = b;
+	for (i = 0; i < NBG; i++)
+		(void)pfx_start(fx, p, dom[i], &j[i]);
+	b = pfx_stats(p);
+	ok(b.coalesced - a.coalesced == NBG && b.txt_queries - a.txt_queries == 1,
+	    "lookups join the refreshes; one waiting refresh, now waited for, runs at once");
+	policy_free(p);
+	fx->pending = 0;	/* the refreshes' callers were dropped with the engine */
+}
+
 /* A queued lookup that is dropped by policy_free costs nothing. */
 static void
 test_free_queued(struct pfx *fx, struct slow_host *h)
@@ -198,7 +264,9 @@ main(void)
 	struct slow_host	h;
 	int			rc;
 
-	if ((rc = pfx_setup(&fx, "test_policy_cap", "mta-sts.d.test")) != 0)
+	if ((rc = pfx_setup(&fx, "test_policy_cap",
+	    "mta-sts.d.test mta-sts.bg0.test mta-sts.bg1.test mta-sts.bg2.test "
+	    "mta-sts.bg3.test mta-sts.bg4.test mta-sts.bg5.test")) != 0)
 		return rc == 1 ? tap_done() : 1;
 	if (slow_host_start(&h, fx.base) == -1) {
 		printf("Bail out! cannot listen on 127.0.0.1\n");
@@ -206,6 +274,7 @@ main(void)
 	}
 	test_cap(&fx, &h);
 	test_free_queued(&fx, &h);
+	test_background(&fx);
 	slow_host_stop(&h);
 	pfx_teardown(&fx);
 	return tap_done();
