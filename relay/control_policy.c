@@ -444,12 +444,19 @@ cp_flush_all(struct control_request *req, struct cp *cp)
 }
 
 static void
+cp_seen(const struct policy_cached *c, void *arg)
+{
+	(void)c;
+	*(int *)arg = 1;
+}
+
+static void
 cp_flush(struct control_request *req, const json_t *args, void *arg)
 {
 	struct cp	*cp = arg;
 	const char	*domain;
 	char		 alabel[256];
-	int		 rc;
+	int		 rc, policy = 0;
 
 	if (json_is_true(json_object_get(args, "all"))) {
 		cp_flush_all(req, cp);
@@ -457,13 +464,15 @@ cp_flush(struct control_request *req, const json_t *args, void *arg)
 	}
 	if ((domain = cp_domain(req, args, alabel, sizeof(alabel))) == NULL)
 		return;
+	/* policy_show skips a record that only keeps a tempfail period */
+	(void)policy_show(cp->policy, domain, cp_seen, &policy);
 	if ((rc = policy_forget(cp->policy, domain)) == 1)
 		control_reply_error(req, "no cached policy for %.255s", domain);
 	else if (rc == -1)
 		control_reply_error(req, "cannot forget the policy of %.255s", domain);
 	else
-		control_reply(req, json_pack("{s:o, s:I}", "domain", CP_S(domain),
-		    "count", (json_int_t)1));
+		control_reply(req, json_pack("{s:o, s:I, s:I}", "domain", CP_S(domain),
+		    "count", (json_int_t)policy, "periods", (json_int_t)!policy));
 }
 
 void
@@ -504,8 +513,9 @@ control_policy_json(struct policy *p)
 	json_t			*o;
 
 	policy_get_stats(p, &st);
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "lookups", (json_int_t)st.lookups, "coalesced", (json_int_t)st.coalesced,
+	    "revalidations", (json_int_t)st.revalidations,
 	    "front_hits", (json_int_t)st.front_hits, "cache_hits", (json_int_t)st.cache_hits,
 	    "stale_answers", (json_int_t)st.stale_answers,
 	    "txt_queries", (json_int_t)st.txt_queries, "txt_tempfails", (json_int_t)st.txt_tempfails,

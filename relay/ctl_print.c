@@ -123,11 +123,13 @@ ctl_print_status(const json_t *o, FILE *fp)
 	}
 	if (json_is_object(d = json_object_get(o, "policy"))) {
 		fprintf(fp, "policy:     %" PRIu64 " lookups (%" PRIu64 " from memory, %" PRIu64
-		    " from the cache, %" PRIu64 " joined), %" PRIu64 " TXT queries (%" PRIu64
-		    " failed), %" PRIu64 " fetches (%" PRIu64 " failed, %" PRIu64 " backed off), %"
-		    PRIu64 " waited for a slot, at most %" PRIu64 " at once\n",
-		    ctl_int(d, "lookups"), ctl_int(d, "front_hits"), ctl_int(d, "cache_hits"),
+		    " from the cache at once, %" PRIu64 " joined), %" PRIu64 " TXT queries (%"
+		    PRIu64 " failed, %" PRIu64 " with the id unchanged), %" PRIu64 " fetches (%"
+		    PRIu64 " failed, %" PRIu64 " backed off), %" PRIu64 " waited for a slot, at "
+		    "most %" PRIu64 " at once\n",
+		    ctl_int(d, "lookups"), ctl_int(d, "front_hits"), ctl_int(d, "stale_answers"),
 		    ctl_int(d, "coalesced"), ctl_int(d, "txt_queries"), ctl_int(d, "txt_tempfails"),
+		    ctl_int(d, "cache_hits"),
 		    ctl_int(d, "fetches"), ctl_int(d, "fetch_failures"), ctl_int(d, "backoffs"),
 		    ctl_int(d, "queued"), ctl_int(d, "running_max"));
 	}

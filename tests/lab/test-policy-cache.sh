@@ -163,6 +163,10 @@ ctl policy flush --all
 is "$RC" 0 "flush --all: exit 0"
 has "$OUT" 'all policies: 1 cached policy forgotten, 1 tempfail period ended'
 ok $? "flush --all: counts what it forgot, and ends sf2.test's tempfail period"
+ctl policy check sf2.test	# TXT still SERVFAIL: a new period
+ctl policy flush sf2.test
+has "$OUT" 'sf2.test: 0 cached policies forgotten, 1 tempfail period ended'
+ok $? "flush DOMAIN: a tempfail period alone is no cached policy, but ends ($OUT)"
 ctl policy list
 has "$OUT" 'No cached policies'
 ok $? "flush --all: the cache is empty"
