@@ -104,7 +104,6 @@ IDX=$LAB_DIR/sink.spool/index
 CTL="$top_builddir/stsrelayctl -s $LAB_DIR/relay.sock"
 now_ms() { date +%s%3N; }
 sink_count() { [ -f "$IDX" ] && wc -l <"$IDX" || echo 0; }
-sink_at_least() { [ "$(sink_count)" -ge "$1" ]; }
 
 # The clients submit as fast as the relay accepts (CRASH_DELIVER_PACE
 # messages a second per domain to slow them); the relay delivers meanwhile
