@@ -238,14 +238,15 @@ struct queue_rcpt_result {
  * Report every recipient tried in one call per claim (recipients not named
  * keep their state and count).
  *
- * Durability: the transaction commits without sync on the loop thread and
- * the flush thread is asked to write the log at once, so the window is the
- * time of one log flush (milliseconds; if that flush fails, until the next
- * one that works: any group commit or the 60 s checkpoint; see
- * queue_stats.result_flushes). A crash inside it forgets the
- * results: the message is delivered again to the recipients it reached
- * (a duplicate, never a loss), and a DSN is either queued with its results
- * or not at all.
+ * Durability: the transaction commits on the loop thread with the log
+ * written to the file but not synced (a crash of the process forgets
+ * nothing recorded), and the flush thread is asked to sync the log at once,
+ * so the window for a crash of the machine is the time of one log flush
+ * (milliseconds; if that flush fails, until the next one that works: any
+ * group commit or the 60 s checkpoint; see queue_stats.result_flushes).
+ * A crash inside it forgets the results: the message is delivered again
+ * to the recipients it reached (a duplicate, never a loss), and a DSN is
+ * either queued with its results or not at all.
  *
  * QUEUE_ENOENT: no such message (deleted during delivery: the results are
  * dropped; the claim and any stray schedule entry of id are removed, so the

@@ -379,7 +379,15 @@ queue_record_attempt(struct queue *q, const char *id,
 	ac.now = now;
 	ac.rnd = queue_retry_rand(&q->jitter_state);
 	queue_new_id(q, ac.dsn_id);
-	s = queue_txn_run(q, attempt_fn, &ac, DB_TXN_NOSYNC);
+	/*
+	 * Written to the log file at commit, synced by the flush thread: a
+	 * crash of the process (not of the machine) forgets no result, so it
+	 * redelivers only what was still in a session. Without the write, a
+	 * SIGKILL also forgot every result since the last flush began: up to
+	 * 66 duplicates at one kill with delivery_concurrency 8
+	 * (tests/lab/test-crash-deliver.sh).
+	 */
+	s = queue_txn_run(q, attempt_fn, &ac, DB_TXN_WRITE_NOSYNC);
 	queue_claim_drop(q, id, s != QUEUE_OK);
 	if (s != QUEUE_OK) {
 		log_warnx("queue: id=%s results of a delivery attempt not "
