@@ -1,7 +1,10 @@
 /*
  * dsn.c: delivery status notifications (RFC 3464 in an RFC 3462
  * multipart/report). Pure code: the caller gives the time, the ids and the
- * original header section, and queues the result.
+ * original header section, and queues the result. When an address is
+ * UTF-8 (SMTPUTF8 mail) the report is the RFC 6533 form: report-type
+ * global-delivery-status, a message/global-delivery-status part whose
+ * UTF-8 addresses are of type utf-8, and message/global-headers.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -258,6 +261,37 @@ text_part(struct dbuf *b, const struct dsn_msg *m, const char *host)
 	}
 }
 
+static int
+str_8bit(const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s > 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * RFC 6533 3: a UTF-8 address as utf-8-addr-unitext; "\\", "+" and "="
+ * (and spaces, which clean() made of controls) go as \x{HH}.
+ */
+static char *
+utf8_addr(const char *addr)
+{
+	struct dbuf	 b;
+	char		 esc[16];
+
+	memset(&b, 0, sizeof(b));
+	buf_str(&b, "utf-8; ");
+	for (; *addr != '\0'; addr++) {
+		if (*addr == '\\' || *addr == '+' || *addr == '=' || *addr == ' ') {
+			(void)snprintf(esc, sizeof(esc), "\\x{%02X}", (unsigned char)*addr);
+			buf_str(&b, esc);
+		} else
+			buf_add(&b, addr, 1);
+	}
+	return b.p;
+}
+
 static void
 status_rcpt(struct dbuf *b, const struct dsn_rcpt *r)
 {
@@ -268,7 +302,10 @@ status_rcpt(struct dbuf *b, const struct dsn_rcpt *r)
 	host = remote_host(r->remote_mta);
 	dsn_status(why, status);
 	buf_add(b, "\r\n", 2);
-	xasprintf(&v, "rfc822; %s", addr);
+	if (str_8bit(addr))
+		v = utf8_addr(addr);
+	else
+		xasprintf(&v, "rfc822; %s", addr);
 	fold(b, "Final-Recipient: ", " ", v);
 	free(v);
 	buf_field(b, "Action", "failed");
@@ -387,6 +424,20 @@ boundary_pick(char *bnd, size_t len, const char *id, const char *host,
 	}
 }
 
+/* RFC 6533: the sender or a recipient shown is a UTF-8 address. */
+static int
+is_global(const struct dsn_msg *m)
+{
+	size_t	i;
+
+	if (str_8bit(m->sender))
+		return 1;
+	for (i = 0; i < m->nrcpts && i < DSN_RCPTS_MAX; i++)
+		if (str_8bit(m->rcpts[i].addr))
+			return 1;
+	return 0;
+}
+
 static void
 header_section(struct dbuf *b, const struct dsn_msg *m, const char *host,
     const char *bnd)
@@ -409,7 +460,9 @@ header_section(struct dbuf *b, const struct dsn_msg *m, const char *host,
 	free(v);
 	buf_field(b, "Auto-Submitted", "auto-replied");
 	buf_field(b, "MIME-Version", "1.0");
-	buf_str(b, "Content-Type: multipart/report; "
+	buf_str(b, is_global(m) ? "Content-Type: multipart/report; "
+	    "report-type=global-delivery-status;\r\n\tboundary=\"" :
+	    "Content-Type: multipart/report; "
 	    "report-type=delivery-status;\r\n\tboundary=\"");
 	buf_str(b, bnd);
 	buf_str(b, "\"\r\n\r\n"
@@ -472,9 +525,11 @@ dsn_build(const struct dsn_msg *m, char **out, size_t *len)
 	boundary_pick(bnd, sizeof(bnd), id, host, parts, 3);
 	header_section(&b, m, host, bnd);
 	part_open(&b, bnd, "text/plain; charset=utf-8", &parts[0]);
-	part_open(&b, bnd, "message/delivery-status", &parts[1]);
-	if (parts[2].len > 0)
-		part_open(&b, bnd, "text/rfc822-headers", &parts[2]);
+	part_open(&b, bnd, is_global(m) ? "message/global-delivery-status" :
+	    "message/delivery-status", &parts[1]);
+	if (parts[2].len > 0)	/* RFC 6533 6.3: a header section with UTF-8 */
+		part_open(&b, bnd, has_8bit(&parts[2]) ? "message/global-headers" :
+		    "text/rfc822-headers", &parts[2]);
 	buf_str(&b, "\r\n--");
 	buf_str(&b, bnd);
 	buf_str(&b, "--\r\n");

@@ -118,6 +118,12 @@ ok $? "H8: an SMTPUTF8 message to user@$UM via a next hop without SMTPUTF8 bounc
 ok $? "H8: nothing reached that next hop"
 grep -E "$(line "user@$UM" bounced)" "$LOG" | grep -q "domain=$M"
 ok $? "log: the A-label domain $M is shown"
+lab_wait_until "$LAB_TIMEOUT" sh -c "grep -lF 'Final-Recipient: utf-8; user@$UM' '$LAB_DIR'/sink.spool/*.eml"
+gdsn=$(grep -lF "Final-Recipient: utf-8; user@$UM" "$LAB_DIR"/sink.spool/*.eml 2>/dev/null | head -1)
+[ -n "$gdsn" ] && grep -q 'report-type=global-delivery-status' "$gdsn" &&
+    grep -q '^Content-Type: message/global-delivery-status' "$gdsn" &&
+    grep -q '^Content-Type: message/global-headers' "$gdsn" && grep -q '^Status: 5\.6\.7' "$gdsn"
+ok $? "RFC 6533: its DSN is global: utf-8 address type, global-delivery-status, global-headers"
 
 # 3: not valid IDNA: 5.1.2 and a DSN, no lookup; an ASCII A-label is left to DNS
 lab_wait_grep "$(line "bad@xn--garbage\.example" bounced)" "$LOG" &&

@@ -289,6 +289,48 @@ test_refusals(void)
 	ok(dsn_build(&m, &out, &len) == -1, "H11: no DSN without a recipient");
 }
 
+/* RFC 6533: UTF-8 addresses make the global form. */
+static void
+test_global(void)
+{
+	struct dsn_rcpt	 r[2] = {
+		{ "j\xc3\xb6rg+tag@b\xc3\xbc" "cher.example", "550 5.1.1 no such user",
+		    "mx.xn--bcher-kva.example[192.0.2.7]", T_NOW },
+		{ "plain@d1.test", "550 5.1.1 no such user", NULL, T_NOW },
+	};
+	const char	*hdrs = "Subject: Gr\xc3\xbc\xc3\x9f" "e\r\nFrom: a@b.test\r\n\r\n";
+	struct dp_msg	 m;
+	const char	*v, *why = "";
+	char		*out;
+	size_t		 len;
+
+	ok(build(r, 2, hdrs, &out, &len) == 0, "RFC 6533: a DSN for a UTF-8 recipient is built");
+	ok(dp_lines_ok(out, len, &why) == 0, "RFC 6533: CRLF lines of at most 998 octets");
+	ok(dp_parse(out, len, &m) == 0, "RFC 6533: it parses as a multipart");
+	v = dp_field(m.headers, "Content-Type");
+	ok(v != NULL && strstr(v, "report-type=global-delivery-status;") != NULL,
+	    "RFC 6533: multipart/report; report-type=global-delivery-status");
+	ok(m.nparts == 3 && strstr(m.parts[1].headers, "message/global-delivery-status") != NULL,
+	    "RFC 6533: the status part is message/global-delivery-status");
+	ok(m.nparts == 3 && strstr(m.parts[2].headers, "message/global-headers") != NULL,
+	    "RFC 6533 6.3: a header section with UTF-8 is message/global-headers");
+	is_int(m.nblocks, 3, "RFC 6533: per-message fields and two recipients");
+	if (m.nblocks == 3) {
+		is_str(dp_field(m.blocks[1], "Final-Recipient"),
+		    "utf-8; j\xc3\xb6rg\\x{2B}tag@b\xc3\xbc" "cher.example",
+		    "RFC 6533 3: utf-8 address type, \"+\" as \\x{2B}");
+		is_str(dp_field(m.blocks[2], "Final-Recipient"), "rfc822; plain@d1.test",
+		    "an ASCII address keeps type rfc822");
+	}
+	dp_free(&m);
+	free(out);
+	ok(build(r + 1, 1, "Subject: x\r\n\r\n", &out, &len) == 0 &&
+	    strstr(out, "report-type=delivery-status;") != NULL &&
+	    strstr(out, "message/global") == NULL,
+	    "ASCII addresses and headers: the RFC 3464 form, unchanged");
+	free(out);
+}
+
 int
 main(void)
 {
@@ -298,5 +340,6 @@ main(void)
 	test_hostile();
 	test_boundary();
 	test_refusals();
+	test_global();
 	return tap_done();
 }

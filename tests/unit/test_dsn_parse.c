@@ -147,6 +147,8 @@ dp_parse(const char *s, size_t len, struct dp_msg *m)
 	free(body);
 	if (dp_part(m, "message/delivery-status") != NULL)
 		split_blocks(m, dp_part(m, "message/delivery-status")->body);
+	else if (dp_part(m, "message/global-delivery-status") != NULL)	/* RFC 6533 */
+		split_blocks(m, dp_part(m, "message/global-delivery-status")->body);
 	return 0;
 }
 
