@@ -228,7 +228,7 @@ parse_addr(struct rquery *q, const unsigned char *abuf, int alen)
 	q->addrs = xcalloc((size_t)n, sizeof(*q->addrs));
 	q->ttl = UINT32_MAX;
 	for (i = 0; i < n; i++) {
-		/* c-ares caps each TTL by the CNAMEs' before it */
+		/* c-ares has capped each TTL by those of the CNAMEs before it */
 		ttl = q->type == RQ_A ? a4[i].ttl : a6[i].ttl;
 		if (ttl < 0)
 			ttl = 0;

@@ -7,8 +7,10 @@
  * it was planned with, so a new policy always meets fresh MX records; the
  * addresses of a host for the smaller TTL of its A and AAAA answers. A TTL
  * of 0 means the answer serves the groups waiting for it and nobody after.
- * Failures are never kept. Answers go to delivery_route.c (dlv_route_on_mx, dlv_route_on_addrs),
- * possibly before dlv_dns_*() returns when the answer is kept.
+ * The 10 s cap bounds how long a changed MX set goes unseen whatever TTL
+ * a zone publishes. Failures are never kept. Answers go to
+ * delivery_route.c (dlv_route_on_mx, dlv_route_on_addrs), possibly before
+ * dlv_dns_*() returns when the answer is kept.
  */
 #include <netinet/in.h>
 #include <stdlib.h>
