@@ -43,7 +43,7 @@ EOF2
 lab_dns "$LAB_DIR/zone" || bail "lab-dns did not start"
 # gone.test's policy comes slowly: time to delete the message meanwhile
 printf 'version: STSv1\nmode: enforce\nmx: mx.gone.test\nmax_age: 86400\n' >"$LAB_DIR/gone.txt"
-printf 'cert %s %s\nhost mta-sts.gone.test\n  path /.well-known/mta-sts.txt\n  body-file %s\n  delay 3000\n' \
+printf 'cert %s %s\nhost mta-sts.gone.test\n  path /.well-known/mta-sts.txt\n  body-file %s\n  delay 6000\n' \
     "$P/valid.pem" "$P/valid.key" "$LAB_DIR/gone.txt" >"$LAB_DIR/https.conf"
 lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
 lab_relay -o hostname=relay.lab.test -o retry_schedule=1s ||
