@@ -616,6 +616,29 @@ policy_lookup(struct policy *p, const char *domain, policy_on_result cb, void *a
 	return 0;
 }
 
+/*
+ * S21: the TXT id looked up again, never answered from memory or from
+ * policy.db alone (a decision there may predate a new id by up to the front
+ * cache's time to live); joins a lookup of the domain in flight.
+ */
+int
+policy_recheck(struct policy *p, const char *domain, policy_on_result cb, void *arg)
+{
+	struct lookup	*lk;
+	char		 norm[STS_MX_NAMEBUF];
+
+	if (cb == NULL || normalize(domain, norm) == -1)
+		return -1;
+	p->stats.lookups++;
+	if ((lk = policy_flow_find(p, norm)) == NULL)
+		lk = policy_flow_start(p, norm, LK_LOOKUP);
+	else
+		p->stats.coalesced++;
+	add_waiter(lk, cb, arg);
+	lookup_promote(lk);
+	return 0;
+}
+
 int
 policy_check(struct policy *p, const char *domain, policy_on_result cb, void *arg)
 {

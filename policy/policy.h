@@ -106,6 +106,14 @@ void	policy_free(struct policy *);
  */
 int	policy_lookup(struct policy *, const char *domain, policy_on_result, void *);
 
+/*
+ * S21: like policy_lookup, but the TXT id is always looked up (and a new
+ * policy fetched) before cb runs: never answered from the front cache or
+ * from policy.db alone. For a permanent failure under a cached policy,
+ * which must not stand on a decision older than the current TXT record.
+ */
+int	policy_recheck(struct policy *, const char *domain, policy_on_result, void *);
+
 /* A copy that outlives the callback (delivery keeps it for the attempt). */
 struct policy_result *policy_result_dup(const struct policy_result *);
 void	policy_result_free(struct policy_result *);

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "policy/dns_ttl.h"
 #include "policy/resolver.h"
 
 #define DNS_CLASS_IN	1
@@ -52,6 +53,7 @@ struct rquery {
 	struct sockaddr_storage	*addrs;
 	struct resolver_txt	*txt;
 	size_t			 n;
+	uint32_t		 ttl;		/* of MX and address answers */
 };
 
 struct resolver {
@@ -89,7 +91,7 @@ rquery_deliver(struct rquery *q)
 	    q->error ? q->error : "");
 	if (q->type == RQ_MX) {
 		struct resolver_mx_result r = { q->status, q->error, q->null_mx,
-		    q->mx, q->status == RESOLVER_OK ? q->n : 0 };
+		    q->mx, q->status == RESOLVER_OK ? q->n : 0, q->ttl };
 
 		q->cb.mx(&r, q->arg);
 	} else if (q->type == RQ_TXT) {
@@ -99,7 +101,7 @@ rquery_deliver(struct rquery *q)
 		q->cb.txt(&r, q->arg);
 	} else {
 		struct resolver_addr_result r = { q->status, q->error, q->addrs,
-		    q->status == RESOLVER_OK ? q->n : 0 };
+		    q->status == RESOLVER_OK ? q->n : 0, q->ttl };
 
 		q->cb.addr(&r, q->arg);
 	}
@@ -111,6 +113,38 @@ set_status(struct rquery *q, enum resolver_status st, const char *error)
 {
 	q->status = st;
 	q->error = error;
+	if (st != RESOLVER_OK && st != RESOLVER_NODATA)
+		q->ttl = 0;
+}
+
+/*
+ * NODATA: the answer may be kept for the negative TTL its SOA gives (RFC
+ * 2308 5); none, or a malformed one: not kept.
+ */
+static void
+set_nodata(struct rquery *q, const unsigned char *abuf, int alen, const char *error)
+{
+	if (abuf == NULL || alen <= 0 ||
+	    dns_ttl_negative(abuf, (size_t)alen, &q->ttl) == -1)
+		q->ttl = 0;
+	set_status(q, RESOLVER_NODATA, error);
+}
+
+/*
+ * OK: the smallest TTL of the records of type (and of the CNAMEs before
+ * them). c-ares has parsed the records already; -1 (MALFORMED set) when our
+ * own walk over the message disagrees.
+ */
+static int
+set_ttl(struct rquery *q, const unsigned char *abuf, int alen, int type)
+{
+	if (alen <= 0 || dns_ttl_min(abuf, (size_t)alen, type, &q->ttl) == -1) {
+		set_status(q, RESOLVER_MALFORMED, "malformed answer record");
+		return -1;
+	}
+	if (q->ttl == UINT32_MAX)	/* none of that type: do not keep it */
+		q->ttl = 0;
+	return 0;
 }
 
 static void
@@ -122,14 +156,16 @@ parse_mx(struct rquery *q, const unsigned char *abuf, int alen)
 	int			 rc;
 
 	if ((rc = ares_parse_mx_reply(abuf, alen, &list)) != ARES_SUCCESS) {
-		set_status(q, rc == ARES_ENODATA ? RESOLVER_NODATA :
-		    RESOLVER_MALFORMED, ares_strerror(rc));
+		if (rc == ARES_ENODATA)
+			set_nodata(q, abuf, alen, ares_strerror(rc));
+		else
+			set_status(q, RESOLVER_MALFORMED, ares_strerror(rc));
 		return;
 	}
 	for (m = list; m != NULL; m = m->next)
 		n++;
 	if (n == 0) {		/* an answer with records of other types only */
-		set_status(q, RESOLVER_NODATA, "no MX record in the answer");
+		set_nodata(q, abuf, alen, "no MX record in the answer");
 		goto out;
 	}
 	if (n > RESOLVER_MAX_RECORDS) {
@@ -160,6 +196,8 @@ parse_mx(struct rquery *q, const unsigned char *abuf, int alen)
 		}
 		i++;
 	}
+	if (set_ttl(q, abuf, alen, DNS_TYPE_MX) == -1)
+		goto out;
 	q->n = q->null_mx ? 0 : i;
 	set_status(q, RESOLVER_OK, NULL);
  out:
@@ -171,7 +209,7 @@ parse_addr(struct rquery *q, const unsigned char *abuf, int alen)
 {
 	struct ares_addrttl	 a4[RESOLVER_MAX_RECORDS];
 	struct ares_addr6ttl	 a6[RESOLVER_MAX_RECORDS];
-	int			 n = RESOLVER_MAX_RECORDS, rc, i;
+	int			 n = RESOLVER_MAX_RECORDS, rc, i, ttl;
 
 	if (q->type == RQ_A)
 		rc = ares_parse_a_reply(abuf, alen, NULL, a4, &n);
@@ -179,13 +217,23 @@ parse_addr(struct rquery *q, const unsigned char *abuf, int alen)
 		rc = ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n);
 	if (rc == ARES_SUCCESS && n == 0)
 		rc = ARES_ENODATA;
+	if (rc == ARES_ENODATA) {
+		set_nodata(q, abuf, alen, ares_strerror(rc));
+		return;
+	}
 	if (rc != ARES_SUCCESS) {
-		set_status(q, rc == ARES_ENODATA ? RESOLVER_NODATA :
-		    RESOLVER_MALFORMED, ares_strerror(rc));
+		set_status(q, RESOLVER_MALFORMED, ares_strerror(rc));
 		return;
 	}
 	q->addrs = xcalloc((size_t)n, sizeof(*q->addrs));
+	q->ttl = UINT32_MAX;
 	for (i = 0; i < n; i++) {
+		/* c-ares has capped each TTL by those of the CNAMEs before it */
+		ttl = q->type == RQ_A ? a4[i].ttl : a6[i].ttl;
+		if (ttl < 0)
+			ttl = 0;
+		if ((uint32_t)ttl < q->ttl)
+			q->ttl = (uint32_t)ttl;
 		if (q->type == RQ_A) {
 			struct sockaddr_in *sin = (struct sockaddr_in *)&q->addrs[i];
 
@@ -271,7 +319,7 @@ resolver_on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
 			parse_addr(q, abuf, alen);
 		break;
 	case ARES_ENODATA:
-		set_status(q, RESOLVER_NODATA, ares_strerror(status));
+		set_nodata(q, abuf, alen, ares_strerror(status));
 		break;
 	case ARES_ENOTFOUND:
 	case ARES_EBADNAME:	/* a malformed name cannot exist either */

@@ -13,6 +13,7 @@
 
 #include <sys/socket.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/netaddr.h"
 
@@ -43,6 +44,13 @@ struct resolver_mx {
 	unsigned	pref;
 };
 
+/*
+ * The ttl of a result, in seconds, is how long the answer may be reused.
+ * OK: the smallest TTL of the records used (the MX or address records and
+ * any CNAME that led to them). NODATA: the negative TTL of the SOA record
+ * that came with the answer (RFC 2308 5), 0 without one. Any other status:
+ * 0. RFC 2181 8: a TTL with the top bit set counts as 0.
+ */
 struct resolver_mx_result {
 	enum resolver_status	 status;
 	const char		*error;		/* detail when not OK */
@@ -54,6 +62,7 @@ struct resolver_mx_result {
 	int			 null_mx;
 	const struct resolver_mx *mx;		/* sorted by preference, stable */
 	size_t			 nmx;
+	uint32_t		 ttl;		/* seconds, see above */
 };
 
 struct resolver_addr_result {
@@ -61,6 +70,7 @@ struct resolver_addr_result {
 	const char			*error;
 	const struct sockaddr_storage	*addrs;	/* port 0 */
 	size_t				 naddrs;
+	uint32_t			 ttl;	/* seconds, see above */
 };
 
 /* One TXT record: its character-strings joined with nothing (S3). */

@@ -176,7 +176,7 @@ msg_finish(struct delivery *d, struct dlv_msg *m)
 		n++;
 	}
 	st = queue_record_attempt(d->q, m->id, out, n, time(NULL));
-	if (st != QUEUE_OK)
+	if (st != QUEUE_OK && st != QUEUE_ENOENT)	/* ENOENT: deleted, logged there */
 		log_warnx("%s: cannot record the attempt: %s", m->id, queue_strstatus(st));
 	d->st.messages++;
 	free(out);
@@ -271,13 +271,17 @@ dlv_set_rcpt(struct dlv_group *g, size_t i, enum queue_rcpt_state state, const c
 {
 	struct dlv_msg	*m = g->msg;
 	size_t		 r = g->rcpt_idx[i];
+	char		*t, *rm;
 
+	/* copies first: text or remote may be the recipient's current ones */
+	t = text != NULL ? xstrdup(text) : NULL;
+	rm = remote != NULL && remote[0] != '\0' ? xstrdup(remote) : NULL;
 	m->res[r].rcpt = r;
 	m->res[r].state = state;
 	free(m->reasons[r]);
 	free(m->remotes[r]);
-	m->reasons[r] = text != NULL ? xstrdup(text) : NULL;
-	m->remotes[r] = remote != NULL && remote[0] != '\0' ? xstrdup(remote) : NULL;
+	m->reasons[r] = t;
+	m->remotes[r] = rm;
 }
 
 void

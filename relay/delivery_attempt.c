@@ -182,8 +182,9 @@ attempt_on_sent(struct smtpc_session *s, const struct smtpc_result *res, void *a
 	dlv_route_finish(g);
 }
 
+/* reused: the session came from the idle connections, not just made. */
 static void
-attempt_send(struct dlv_group *g)
+attempt_send(struct dlv_group *g, int reused)
 {
 	struct dlv_verdict v;
 
@@ -201,9 +202,19 @@ attempt_send(struct dlv_group *g)
 		return;
 	}
 	if (smtpc_send(g->sess, &g->smsg, attempt_on_sent, g) == -1) {
-		/* a kept connection that went away meanwhile: a fresh one */
 		dlv_attempt_cancel(g);
-		attempt_connect(g, g->want);
+		if (reused) {	/* a kept connection that went away meanwhile */
+			attempt_connect(g, g->want);
+			return;
+		}
+		/* a session just made refuses: the next address, never a loop */
+		log_warnx("%s: the SMTP client refused to send on a new session", g->msg->id);
+		memset(&g->last, 0, sizeof(g->last));
+		g->last.state = QUEUE_RCPT_DEFERRED;
+		strutil_lcpy(g->last.text, "4.3.0 the SMTP client could not send the message",
+		    sizeof(g->last.text));
+		g->addr++;
+		dlv_attempt_next(g);
 	}
 }
 
@@ -273,7 +284,7 @@ attempt_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *a
 		log_info("%s: relay=%s policy violation %s (%s), testing mode: delivering anyway",
 		    g->msg->id, o->relay, g->violation, o->tls_detail);
 	}
-	attempt_send(g);
+	attempt_send(g, 0);
 }
 
 void
@@ -297,7 +308,7 @@ dlv_attempt_next(struct dlv_group *g)
 	if ((g->sess = idle_take(g)) != NULL) {
 		g->d->st.reused++;
 		g->mode = g->want;
-		attempt_send(g);
+		attempt_send(g, 1);
 		return;
 	}
 	attempt_connect(g, g->want);

@@ -1,11 +1,16 @@
 /*
  * delivery_dns.c: the MX and address lookups of delivery, shared and kept.
  * Groups that need the same answer at the same time wait on one query (a
- * busy domain does not send a query per message), and a positive answer is
- * reused for DLV_DNS_MS: an MX set only under the policy id it was planned
- * with, so a new policy always meets fresh MX records. Failures are never
- * kept. Answers go to delivery_route.c (dlv_route_on_mx, dlv_route_on_addrs),
- * possibly before dlv_dns_*() returns when the answer is kept.
+ * busy domain does not send a query per message), and an answer is reused
+ * as long as its records' TTL allows, DLV_DNS_MS at most: an MX set (or
+ * its absence, for the negative TTL of RFC 2308) only under the policy id
+ * it was planned with, so a new policy always meets fresh MX records; the
+ * addresses of a host for the smaller TTL of its A and AAAA answers. A TTL
+ * of 0 means the answer serves the groups waiting for it and nobody after.
+ * The 10 s cap bounds how long a changed MX set goes unseen whatever TTL
+ * a zone publishes. Failures are never kept. Answers go to
+ * delivery_route.c (dlv_route_on_mx, dlv_route_on_addrs), possibly before
+ * dlv_dns_*() returns when the answer is kept.
  */
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -17,6 +22,15 @@
 #include "relay/delivery_int.h"
 
 TAILQ_HEAD(dlv_waiters, dlv_group);
+
+/* How long an answer with this TTL (seconds) is kept: DLV_DNS_MS at most. */
+static uint64_t
+keep_ms(uint32_t ttl)
+{
+	if (ttl >= DLV_DNS_MS / 1000)
+		return DLV_DNS_MS;
+	return (uint64_t)ttl * 1000;
+}
 
 static void
 entry_drop(struct delivery *d, struct dlv_dns *e)
@@ -64,6 +78,7 @@ entry_new(struct dlv_group *g, const char *name, int is_mx, const char *id, int 
 	strutil_lcpy(e->id, id, sizeof(e->id));
 	e->is_mx = is_mx;
 	e->pending = pending;
+	e->ttl = UINT32_MAX;
 	TAILQ_INIT(&e->waiters);
 	TAILQ_INSERT_TAIL(&e->waiters, g, dns_entry);
 	TAILQ_INSERT_TAIL(&d->dns, e, entry);
@@ -94,11 +109,13 @@ dns_on_mx(const struct resolver_mx_result *r, void *arg)
 
 	e->pending = 0;
 	take_waiters(e, &w);
-	if ((r->status == RESOLVER_OK || r->status == RESOLVER_NODATA) && !r->null_mx) {
+	if ((r->status == RESOLVER_OK || r->status == RESOLVER_NODATA) && !r->null_mx &&
+	    keep_ms(r->ttl) > 0) {
 		e->status = r->status;
 		for (i = 0; i < r->nmx && e->nmx < DLV_MAX_CANDS; i++)
 			e->mx[e->nmx++] = r->mx[i];
-		e->expires_ms = strutil_now_ms() + DLV_DNS_MS;
+		e->ttl = r->ttl;
+		e->expires_ms = strutil_now_ms() + keep_ms(r->ttl);
 	} else
 		entry_drop(e->d, e);
 	while ((g = TAILQ_FIRST(&w)) != NULL) {
@@ -144,6 +161,11 @@ dns_on_addr(const struct resolver_addr_result *r, void *arg)
 
 	if (r->status == RESOLVER_TEMPFAIL || r->status == RESOLVER_MALFORMED)
 		e->tempfail = 1;
+	/* kept for the smaller TTL of both answers; NXDOMAIN and failures: 0 */
+	if (r->status != RESOLVER_OK && r->status != RESOLVER_NODATA)
+		e->ttl = 0;
+	else if (r->ttl < e->ttl)
+		e->ttl = r->ttl;
 	for (i = 0; r->status == RESOLVER_OK && i < r->naddrs; i++) {
 		if (e->naddrs == DLV_MAX_ADDRS)
 			break;
@@ -169,8 +191,8 @@ dns_on_addr(const struct resolver_addr_result *r, void *arg)
 	memcpy(e->addrs, a, n * sizeof(a[0]));
 	tempfail = e->tempfail;
 	take_waiters(e, &w);
-	if (n > 0 && !tempfail)
-		e->expires_ms = strutil_now_ms() + DLV_DNS_MS;
+	if (n > 0 && !tempfail && keep_ms(e->ttl) > 0)
+		e->expires_ms = strutil_now_ms() + keep_ms(e->ttl);
 	else
 		entry_drop(e->d, e);
 	while ((g = TAILQ_FIRST(&w)) != NULL) {

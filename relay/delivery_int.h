@@ -23,7 +23,7 @@
 
 #define DLV_MAX_ADDRS	8	/* addresses tried per MX host */
 #define DLV_INTAKE	20	/* messages held in memory per unit of concurrency */
-#define DLV_DNS_MS	10000	/* MX and address answers reused this long */
+#define DLV_DNS_MS	10000	/* MX and address answers reused this long at most */
 #define DLV_DNS_MAX	1024	/* answers kept */
 #define DLV_SLOW_MS	30000	/* a domain with no delivery done this long is stuck */
 #define DLV_TICK_MS	5000	/* the scheduler looks at the queue and the domains */
@@ -96,8 +96,8 @@ struct dlv_domain {
 };
 
 /*
- * A DNS answer, pending (groups wait on it) or kept for DLV_DNS_MS: an MX
- * set under a policy id, or the addresses of a host.
+ * A DNS answer, pending (groups wait on it) or kept for its TTL (DLV_DNS_MS
+ * at most): an MX set under a policy id, or the addresses of a host.
  */
 struct dlv_dns {
 	TAILQ_ENTRY(dlv_dns)	 entry;
@@ -109,6 +109,7 @@ struct dlv_dns {
 	int			 is_mx;
 	char			 id[64];		/* policy id of an MX answer */
 	uint64_t		 expires_ms;
+	uint32_t		 ttl;		/* s; of both answers for addresses */
 	enum resolver_status	 status;	/* OK or NODATA */
 	struct resolver_mx	 mx[DLV_MAX_CANDS];
 	size_t			 nmx;

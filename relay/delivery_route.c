@@ -183,6 +183,10 @@ route_on_recheck(const struct policy_result *r, void *arg)
 		snprintf(text, sizeof(text), "4.7.0 MTA-STS policy changed, will retry: %s",
 		    m->reasons[ri] != NULL ? m->reasons[ri] : "");
 		dlv_set_rcpt(g, i, QUEUE_RCPT_DEFERRED, text, m->remotes[ri]);
+		/* the line logged at the 5xx said bounced: this one stands */
+		log_info("%s: to=<%s> relay=%s policy=%s id=%s status=deferred (%s)", m->id,
+		    g->rcpts[i], m->remotes[ri] != NULL ? m->remotes[ri] : "none",
+		    policy_mode_name(r->mode), r->id, text);
 	}
 	dlv_group_done(g);
 }
@@ -203,6 +207,6 @@ dlv_route_finish(struct dlv_group *g)
 		return;
 	}
 	dlv_transition(g, DLV_G_RECHECK);
-	if (policy_lookup(g->d->pol, g->dom->name, route_on_recheck, g) == -1)
+	if (policy_recheck(g->d->pol, g->dom->name, route_on_recheck, g) == -1)
 		dlv_group_done(g);
 }

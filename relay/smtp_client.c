@@ -217,8 +217,17 @@ close_conn(struct smtpc_session *s)
 			log_debug("%s: TLS shutdown incomplete", s->out.relay);
 		ERR_clear_error();
 	}
-	if (s->bev != NULL)
+	/*
+	 * Out of the event loop before the descriptor is closed: freed from
+	 * inside its own callback, the bufferevent keeps its read event
+	 * registered until that callback returns, and a socket opened
+	 * meanwhile under the same number (a DNS query) would never be polled.
+	 */
+	if (s->bev != NULL) {
+		if (bufferevent_disable(s->bev, EV_READ | EV_WRITE) == -1)
+			log_debug("%s: bufferevent_disable failed", s->out.relay);
 		bufferevent_free(s->bev);
+	}
 	s->bev = NULL;
 	if (s->fd != -1 && close(s->fd) == -1)
 		log_warn("%s: close", s->out.relay);

@@ -45,6 +45,18 @@ static const struct zrec zone[] = {
 	    "txt@_mta-sts.target.test:v=STSv1; id=viacname" } },
 	{ "_mta-sts.none.test", DNS_T_TXT, DNS_NXDOMAIN, { NULL } },
 	{ "_mta-sts.fail.test", DNS_T_TXT, DNS_SERVFAIL, { NULL } },
+	/* TTLs */
+	{ "ttl3.test", DNS_T_MX, DNS_ANSWER, { "ttl=3;mx:10:mx.ttl3.test" } },
+	{ "ttlmin.test", DNS_T_MX, DNS_ANSWER, { "ttl=300;mx:10:a.ttlmin.test",
+	    "ttl=7;mx:20:b.ttlmin.test", "ttl=60;mx:30:c.ttlmin.test" } },
+	{ "ttl0.test", DNS_T_MX, DNS_ANSWER, { "ttl=0;mx:10:mx.ttl0.test" } },
+	{ "ttlbig.test", DNS_T_MX, DNS_ANSWER, { "ttl=2147483648;mx:10:mx.ttlbig.test" } },
+	{ "ttlcname.test", DNS_T_MX, DNS_ANSWER, { "ttl=4;cname:mx.ttlcname.test",
+	    "ttl=50;mx:10:x.ttlcname.test" } },
+	{ "negttl.test", DNS_T_MX, DNS_ANSWER, { "soa:30:20" } },
+	{ "h.ttl.test", DNS_T_A, DNS_ANSWER, { "ttl=9;a:127.0.0.5", "ttl=5;a:127.0.0.6" } },
+	{ "h.ttl.test", DNS_T_AAAA, DNS_ANSWER, { "ttl=4;aaaa:::1" } },
+	{ "h0.ttl.test", DNS_T_A, DNS_ANSWER, { "ttl=0;a:127.0.0.7" } },
 };
 
 /* --- the tests --- */
@@ -54,6 +66,7 @@ static int			 pending;
 
 struct got {
 	enum resolver_status	status;
+	unsigned long		ttl;
 	int			null_mx;
 	char			text[512];
 	int			done;
@@ -74,6 +87,7 @@ on_mx(const struct resolver_mx_result *r, void *arg)
 	size_t		 i;
 
 	g->status = r->status;
+	g->ttl = r->ttl;
 	g->null_mx = r->null_mx;
 	for (i = 0; i < r->nmx; i++)
 		snprintf(g->text + strlen(g->text), sizeof(g->text) - strlen(g->text),
@@ -89,6 +103,7 @@ on_addr(const struct resolver_addr_result *r, void *arg)
 	size_t		 i;
 
 	g->status = r->status;
+	g->ttl = r->ttl;
 	for (i = 0; i < r->naddrs; i++) {
 		netaddr_format_host((const struct sockaddr *)&r->addrs[i], buf, sizeof(buf));
 		snprintf(g->text + strlen(g->text), sizeof(g->text) - strlen(g->text),
@@ -205,6 +220,109 @@ test_answers(struct resolver *res, struct dns_responder *r)
 	ok(dns_responder_count(r, NULL, 0) >= 14, "the responder saw the queries");
 }
 
+/* The TTL of each answer: how long delivery may reuse it. */
+static void
+test_ttls(struct resolver *res)
+{
+	struct got	t3, tmin, t0, tbig, tcname, neg, nosoa, gone, a, aaaa, a0, fail;
+
+	pending = 0;
+	qmx(res, "ttl3.test", &t3);
+	qmx(res, "ttlmin.test", &tmin);
+	qmx(res, "ttl0.test", &t0);
+	qmx(res, "ttlbig.test", &tbig);
+	qmx(res, "ttlcname.test", &tcname);
+	qmx(res, "negttl.test", &neg);
+	qmx(res, "nomx.test", &nosoa);
+	qmx(res, "gone.test", &gone);
+	qmx(res, "fail.test", &fail);
+	qaddr(resolver_query_a, res, "h.ttl.test", &a);
+	qaddr(resolver_query_aaaa, res, "h.ttl.test", &aaaa);
+	qaddr(resolver_query_a, res, "h0.ttl.test", &a0);
+	run();
+	is_int(pending, 0, "TTL: every callback ran");
+	is_str(resolver_strstatus(t3.status), "ok", "TTL: MX of TTL 3 answered");
+	is_int((int)t3.ttl, 3, "TTL: an MX answer of TTL 3 says 3");
+	is_int((int)tmin.ttl, 7, "TTL: MX records of TTL 300, 7, 60: the smallest");
+	is_str(resolver_strstatus(t0.status), "ok", "TTL: MX of TTL 0 answered");
+	is_int((int)t0.ttl, 0, "TTL: an MX of TTL 0 says 0");
+	is_str(resolver_strstatus(tbig.status), "ok", "TTL: MX of TTL 2^31 answered");
+	is_int((int)tbig.ttl, 0, "RFC 2181 8: a TTL with the top bit set counts as 0");
+	is_str(resolver_strstatus(tcname.status), "ok", "TTL: MX through a CNAME answered");
+	is_int((int)tcname.ttl, 4, "TTL: a CNAME of TTL 4 before an MX of TTL 50: 4");
+	is_str(resolver_strstatus(neg.status), "nodata", "RFC 2308: NODATA with an SOA");
+	is_int((int)neg.ttl, 20, "RFC 2308 5: NODATA, SOA TTL 30 and MINIMUM 20: 20");
+	is_int((int)nosoa.ttl, 0, "RFC 2308 5: NODATA without an SOA is not to be kept: 0");
+	is_int((int)gone.ttl, 0, "TTL: NXDOMAIN: 0");
+	is_int((int)fail.ttl, 0, "TTL: SERVFAIL: 0");
+	is_str(a.text, "127.0.0.5,127.0.0.6", "TTL: A records of TTL 9 and 5 answered");
+	is_int((int)a.ttl, 5, "TTL: A records of TTL 9 and 5: 5");
+	is_str(aaaa.text, "::1", "TTL: an AAAA record of TTL 4 answered");
+	is_int((int)aaaa.ttl, 4, "TTL: an AAAA record of TTL 4: 4");
+	is_int((int)a0.ttl, 0, "TTL: an A record of TTL 0: 0");
+}
+
+/* A raw MX answer for d.test: header, question, one MX record. */
+static size_t
+raw_mx(unsigned char *p, unsigned rdlen_claimed)
+{
+	static const unsigned char head[] = {
+		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
+		1, 'd', 4, 't', 'e', 's', 't', 0, 0, 15, 0, 1,
+		0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 3 };
+	static const unsigned char rdata[] = { 0, 10, 2, 'm', 'x', 0xc0, 12 };
+	size_t n = sizeof(head);
+
+	memcpy(p, head, n);
+	p[n++] = (unsigned char)(rdlen_claimed >> 8);
+	p[n++] = (unsigned char)rdlen_claimed;
+	memcpy(p + n, rdata, sizeof(rdata));
+	return n + sizeof(rdata);
+}
+
+static void
+on_raw_mx(const struct resolver_mx_result *r, void *arg)
+{
+	struct got	*g = arg;
+
+	g->status = r->status;
+	g->ttl = r->ttl;
+	g->done = 1;
+	snprintf(g->text, sizeof(g->text), "%s", r->nmx > 0 ? r->mx[0].host : "");
+}
+
+/* Answers parsed as they come, without the network. */
+static void
+test_raw_ttl(void)
+{
+	unsigned char	buf[128];
+	struct got	g;
+	size_t		n, cut;
+	int		crashed = 0;
+
+	memset(&g, 0, sizeof(g));
+	n = raw_mx(buf, 7);
+	resolver_parse_answer(RESOLVER_TYPE_MX, buf, (int)n, (void *)on_raw_mx, &g);
+	is_str(resolver_strstatus(g.status), "ok", "TTL: a raw MX answer parsed");
+	is_str(g.text, "mx.d.test", "TTL: its MX host");
+	is_int((int)g.ttl, 3, "TTL: its TTL, 3");
+	memset(&g, 0, sizeof(g));
+	n = raw_mx(buf, 40);	/* the record claims 40 octets, 7 follow */
+	resolver_parse_answer(RESOLVER_TYPE_MX, buf, (int)n, (void *)on_raw_mx, &g);
+	is_str(resolver_strstatus(g.status), "malformed",
+	    "an MX record running past the end of the answer is MALFORMED, not a crash");
+	is_int((int)g.ttl, 0, "TTL: a MALFORMED answer has TTL 0");
+	/* every truncation of the good answer: an answer, never a crash */
+	n = raw_mx(buf, 7);
+	for (cut = 0; cut < n; cut++) {
+		memset(&g, 0, sizeof(g));
+		resolver_parse_answer(RESOLVER_TYPE_MX, buf, (int)cut, (void *)on_raw_mx, &g);
+		if (!g.done || g.status == RESOLVER_OK)
+			crashed = 1;
+	}
+	ok(!crashed, "TTL: each truncation of an MX answer is refused, none taken as OK");
+}
+
 /* A server that does not listen: connection refused or timeout. */
 static void
 test_unreachable(struct resolver_params p, const struct netaddr_endpoint *ep)
@@ -268,6 +386,8 @@ main(void)
 		return 1;
 	}
 	test_answers(res, r);
+	test_ttls(res);
+	test_raw_ttl();
 	test_unreachable(p, &ep);
 	resolver_free(res);
 	dns_responder_free(r);

@@ -59,7 +59,7 @@ put_name(unsigned char *p, const char *name)
 
 static int
 put_rr(unsigned char *p, const char *owner, int type, const unsigned char *rd,
-    int rdlen)
+    int rdlen, unsigned long ttl)
 {
 	int	n;
 
@@ -72,7 +72,10 @@ put_rr(unsigned char *p, const char *owner, int type, const unsigned char *rd,
 	p[n++] = (unsigned char)(type >> 8);
 	p[n++] = (unsigned char)type;
 	p[n++] = 0; p[n++] = 1;				/* IN */
-	p[n++] = 0; p[n++] = 0; p[n++] = 0; p[n++] = 60;	/* TTL */
+	p[n++] = (unsigned char)(ttl >> 24);			/* TTL */
+	p[n++] = (unsigned char)(ttl >> 16);
+	p[n++] = (unsigned char)(ttl >> 8);
+	p[n++] = (unsigned char)ttl;
 	p[n++] = (unsigned char)(rdlen >> 8);
 	p[n++] = (unsigned char)rdlen;
 	memcpy(p + n, rd, (size_t)rdlen);
@@ -80,7 +83,7 @@ put_rr(unsigned char *p, const char *owner, int type, const unsigned char *rd,
 }
 
 static int
-put_txt(unsigned char *p, const char *spec)
+put_txt(unsigned char *p, const char *spec, unsigned long ttl)
 {
 	unsigned char	 rd[600];
 	const char	*owner = NULL, *v;
@@ -105,7 +108,39 @@ put_txt(unsigned char *p, const char *spec)
 			break;
 		v = bar + 1;
 	}
-	return put_rr(p, owner, DNS_T_TXT, rd, rdlen);
+	return put_rr(p, owner, DNS_T_TXT, rd, rdlen, ttl);
+}
+
+/* "ttl=N;SPEC": the record with TTL N (default 60). */
+static const char *
+spec_ttl(const char *spec, unsigned long *ttl)
+{
+	*ttl = 60;
+	if (strncmp(spec, "ttl=", 4) != 0)
+		return spec;
+	*ttl = strtoul(spec + 4, NULL, 10);
+	return strchr(spec, ';') + 1;
+}
+
+/* "soa:T:M": an SOA record of TTL T and MINIMUM M, for the authority section. */
+static int
+put_soa(unsigned char *p, const char *spec)
+{
+	unsigned char	 rd[64];
+	unsigned long	 ttl, min;
+	int		 n = 0;
+
+	ttl = strtoul(spec + 4, NULL, 10);
+	min = strtoul(strchr(spec + 4, ':') + 1, NULL, 10);
+	n += put_name(rd + n, "ns.test");
+	n += put_name(rd + n, "hostmaster.test");
+	memset(rd + n, 0, 16);			/* serial, refresh, retry, expire */
+	n += 16;
+	rd[n++] = (unsigned char)(min >> 24);
+	rd[n++] = (unsigned char)(min >> 16);
+	rd[n++] = (unsigned char)(min >> 8);
+	rd[n++] = (unsigned char)min;
+	return put_rr(p, NULL, 6, rd, n, ttl);
 }
 
 static int
@@ -113,26 +148,28 @@ put_answer(unsigned char *p, const char *spec)
 {
 	unsigned char	 rd[600];
 	const char	*v;
+	unsigned long	 ttl;
 	int		 pref;
 
+	spec = spec_ttl(spec, &ttl);
 	if (strncmp(spec, "mx:", 3) == 0) {
 		pref = atoi(spec + 3);
 		v = strchr(spec + 3, ':') + 1;
 		rd[0] = (unsigned char)(pref >> 8);
 		rd[1] = (unsigned char)pref;
-		return put_rr(p, NULL, DNS_T_MX, rd, 2 + put_name(rd + 2, v));
+		return put_rr(p, NULL, DNS_T_MX, rd, 2 + put_name(rd + 2, v), ttl);
 	}
 	if (strncmp(spec, "a:", 2) == 0) {
 		inet_pton(AF_INET, spec + 2, rd);
-		return put_rr(p, NULL, DNS_T_A, rd, 4);
+		return put_rr(p, NULL, DNS_T_A, rd, 4, ttl);
 	}
 	if (strncmp(spec, "aaaa:", 5) == 0) {
 		inet_pton(AF_INET6, spec + 5, rd);
-		return put_rr(p, NULL, DNS_T_AAAA, rd, 16);
+		return put_rr(p, NULL, DNS_T_AAAA, rd, 16, ttl);
 	}
 	if (strncmp(spec, "cname:", 6) == 0)
-		return put_rr(p, NULL, DNS_T_CNAME, rd, put_name(rd, spec + 6));
-	return put_txt(p, spec);
+		return put_rr(p, NULL, DNS_T_CNAME, rd, put_name(rd, spec + 6), ttl);
+	return put_txt(p, spec, ttl);
 }
 
 static int
@@ -179,7 +216,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	unsigned char		 q[512], a[8192];
 	char			 name[256];
 	struct zrec		*z;
-	int			 len, n, type, an = 0, rcode = 0;
+	int			 len, n, type, an = 0, ns = 0, rcode = 0;
 	size_t			 j;
 
 	if ((len = (int)recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from,
@@ -203,14 +240,23 @@ on_read(evutil_socket_t fd, short what, void *arg)
 	} else {
 		rcode = z->b == DNS_NXDOMAIN ? 3 : z->b == DNS_SERVFAIL ? 2 :
 		    z->b == DNS_REFUSED ? 5 : 0;
-		for (j = 0; z->ans[j] != NULL; j++, an++)
-			n += put_answer(a + n, z->ans[j]);
+		for (j = 0; z->ans[j] != NULL; j++)
+			if (strncmp(z->ans[j], "soa:", 4) != 0) {
+				n += put_answer(a + n, z->ans[j]);
+				an++;
+			}
+		for (j = 0; z->ans[j] != NULL; j++)
+			if (strncmp(z->ans[j], "soa:", 4) == 0) {
+				n += put_soa(a + n, z->ans[j]);
+				ns++;
+			}
 	}
 	a[2] = 0x81;					/* QR, RD */
 	a[3] = (unsigned char)(0x80 | rcode);		/* RA */
 	a[4] = 0; a[5] = 1;
 	a[6] = (unsigned char)(an >> 8); a[7] = (unsigned char)an;
-	a[8] = a[9] = a[10] = a[11] = 0;
+	a[8] = (unsigned char)(ns >> 8); a[9] = (unsigned char)ns;
+	a[10] = a[11] = 0;
 	sendto(fd, a, (size_t)n, 0, (struct sockaddr *)&from, fromlen);
 }
 

@@ -28,7 +28,9 @@ void	dns_responder_free(struct dns_responder *);
  * Set (or replace) what (name, type) gets. answers: NULL-terminated specs
  * "mx:10:host", "a:1.2.3.4", "aaaa:::1", "cname:target", "txt:s1|s2" (one
  * record, strings split on '|'), "txt@owner:..." (a record of another
- * owner, after a CNAME). Unknown names get NXDOMAIN.
+ * owner, after a CNAME). Unknown names get NXDOMAIN. A spec may start with
+ * "ttl=N;" (the record's TTL, default 60); "soa:T:M" puts an SOA record of
+ * TTL T and MINIMUM M in the authority section.
  */
 void	dns_responder_set(struct dns_responder *, const char *name, int type,
 	    enum dns_behave, const char *const *answers);
