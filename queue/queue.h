@@ -239,8 +239,10 @@ struct queue_rcpt_result {
  * keep their state and count).
  *
  * Durability: the transaction commits without sync on the loop thread and
- * the flush thread is asked to write the log at once, so the window is the
- * time of one log flush (milliseconds; if that flush fails, until the next
+ * the flush thread is asked to write the log at once (10 ms after its
+ * previous flush at the soonest, so that one flush covers the results of
+ * a busy moment), so the window is at most 10 ms and the time of one log
+ * flush (milliseconds; if that flush fails, until the next
  * one that works: any group commit or the 60 s checkpoint; see
  * queue_stats.result_flushes). A crash inside it forgets the
  * results: the message is delivered again to the recipients it reached
