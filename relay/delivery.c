@@ -453,6 +453,14 @@ dlv_on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+dlv_on_tally(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dlv_log_flush_counts(arg);
+}
+
+static void
 dlv_on_ready(void *arg)
 {
 	pump(arg);
@@ -490,7 +498,8 @@ delivery_new(struct event_base *base, struct queue *q, struct policy *pol,
 	TAILQ_INIT(&d->idle);
 	TAILQ_INIT(&d->dns);
 	if ((d->ev_pump = event_new(base, -1, 0, dlv_on_pump, d)) == NULL ||
-	    (d->ev_tick = event_new(base, -1, EV_PERSIST, dlv_on_tick, d)) == NULL)
+	    (d->ev_tick = event_new(base, -1, EV_PERSIST, dlv_on_tick, d)) == NULL ||
+	    (d->ev_tally = event_new(base, -1, 0, dlv_on_tally, d)) == NULL)
 		fatalx("delivery_new: event_new failed");
 	tv.tv_sec = DLV_TICK_MS / 1000;
 	tv.tv_usec = (DLV_TICK_MS % 1000) * 1000;
@@ -521,8 +530,10 @@ delivery_free(struct delivery *d)
 	}
 	dlv_attempt_free_idle(d);
 	dlv_dns_free(d);
+	dlv_log_flush_counts(d);	/* failures of the sessions just closed included */
 	event_free(d->ev_pump);
 	event_free(d->ev_tick);
+	event_free(d->ev_tally);
 	free(d);
 }
 

@@ -27,6 +27,7 @@
 #define DLV_DNS_MAX	1024	/* answers kept */
 #define DLV_SLOW_MS	30000	/* a domain with no delivery done this long is stuck */
 #define DLV_TICK_MS	5000	/* the scheduler looks at the queue and the domains */
+#define DLV_TALLY_MAX	32	/* TLS report counters added up before they are written */
 
 enum dlv_gstate {
 	DLV_G_WAIT = 0,		/* queued behind the domain's or the global limit */
@@ -127,6 +128,16 @@ struct dlv_idle {
 	struct event		*timer;
 };
 
+/* A TLS report counter not written yet (delivery_log.c). */
+struct dlv_tally {
+	char			 domain[DLV_DOMAIN_MAX];
+	char			 mx[256];
+	char			 result[DLV_RESULT_MAX];
+	enum queue_tls_policy	 type;
+	time_t			 when;		/* the first: its UTC day is the key's */
+	uint64_t		 n;
+};
+
 struct delivery {
 	struct event_base	*base;
 	struct queue		*q;
@@ -144,6 +155,9 @@ struct delivery {
 	struct event		*ev_pump, *ev_tick;
 	int			 stopping;
 	struct delivery_stats	 st;
+	struct dlv_tally	 tally[DLV_TALLY_MAX];
+	size_t			 ntally;
+	struct event		*ev_tally;	/* writes them after this turn of the loop */
 };
 
 /* delivery.c */
@@ -191,5 +205,7 @@ void		 dlv_log_sent(struct dlv_group *, const struct smtpc_outcome *,
 		    const struct smtpc_result *);
 void		 dlv_log_count(struct dlv_group *, const struct smtpc_outcome *);
 void		 dlv_log_policy_count(struct dlv_group *);
+/* Write the TLS report counters added up since the last time. */
+void		 dlv_log_flush_counts(struct delivery *);
 
 #endif
