@@ -22,7 +22,8 @@
 # Environment: DOMAINS (10), MESSAGES (20000), SIZE (2048), CONCURRENCY (100), SINK_RECORD (index),
 # PER_DOMAIN (10), SESSIONS (500); PERF=FILE records a perf profile of the relay during the drain
 # (PERF_OPTS, default -g, are perf record's options: "--call-graph dwarf" gives call chains
-# through libraries built without frame pointers), PERF_SINK=FILE one of the lab sink;
+# through libraries built without frame pointers), PERF_SINK=FILE one of the lab sink,
+# PERF_E2E=FILE one of the relay during the end-to-end run;
 # STRACE=FILE counts the relay's system calls during the drain (strace -c: slows it down).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -169,11 +170,14 @@ PID=$(relay_pid)
 BASE_RSS=$(rss_kb "$PID")
 CPU0=$(cpu_s "$PID")
 LAB0=$(lab_cpu)
+# shellcheck disable=SC2086
+[ -n "${PERF_E2E:-}" ] && { perf record -q -F 999 ${PERF_OPTS:--g} -p "$PID" -o "$PERF_E2E" 2>/dev/null & PERFPID=$!; }
 T0=$(now)
 load "$MESSAGES" &
 LP=$!
 wait_sink $((BASE + N)) "$PID"
 T1=$(now)
+[ -n "${PERF_E2E:-}" ] && kill -INT "$PERFPID" && wait "$PERFPID"
 wait "$LP"
 report "end-to-end" "$N" "$(awk -v a="$T1" -v b="$T0" 'BEGIN { print a - b }')" "$PID" "$CPU0"
 lab_stop relay

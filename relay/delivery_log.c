@@ -72,6 +72,8 @@ dlv_log_verdict(struct dlv_group *g, const struct dlv_verdict *v)
 	char	to[TO_MAX] = "", pf[200];
 	size_t	i;
 
+	if (log_get_level() < LOG_LVL_INFO)
+		return;		/* not formatted for nothing */
 	for (i = 0; i < g->nrcpts; i++)
 		to_add(to, g->rcpts[i]);
 	policy_fields(g, pf, sizeof(pf));
@@ -100,6 +102,8 @@ dlv_log_sent(struct dlv_group *g, const struct smtpc_outcome *o, const struct sm
 	const char	*sent_text = NULL;
 	size_t		 i, ri;
 
+	if (log_get_level() < LOG_LVL_INFO)
+		return;		/* not formatted for nothing */
 	for (i = 0; i < g->nrcpts && i < res->nrcpts; i++) {
 		ri = g->rcpt_idx[i];
 		if (m->res[ri].state != QUEUE_RCPT_DELIVERED)
