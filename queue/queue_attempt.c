@@ -428,5 +428,5 @@ void
 queue_delivery_stats(struct queue *q, struct queue_delivery_stats *st)
 {
 	*st = q->dstats;
-	st->in_delivery = q->nclaims;
+	st->in_delivery = q->nclaims - q->nclaims_dead;
 }
