@@ -17,7 +17,6 @@
 #include "relay/smtp_client_int.h"
 
 #define BODY_CHUNK	(16 * 1024 - 1024)	/* octets encoded at a time: one TLS record */
-#define BODY_SLACK	64		/* the final dot and a few repaired line ends */
 #define BODY_HIWAT	(64 * 1024)	/* output kept queued while sending the body */
 #define ADDR_MAX	256		/* an address that cannot be sent is refused by us */
 
@@ -251,12 +250,10 @@ smtpc_txn_fill(struct smtpc_session *s)
 		    (n = evbuffer_copyout_from(body, &pos, buf, sizeof(buf))) <= 0)
 			fatalx("smtpc_txn_fill: cannot read the body");
 		/*
-		 * Room for the block, its dot-stuffing and the final dot in one
-		 * piece of the buffer: the TLS layer writes a record per piece,
-		 * so a small message goes in one record and one system call.
+		 * The block is encoded into one piece of the buffer with room
+		 * left for the final dot: the TLS layer writes a record per
+		 * piece, so a small message goes in one record and one write.
 		 */
-		if (evbuffer_expand(out, (size_t)n + (size_t)n / 16 + BODY_SLACK) != 0)
-			fatalx("smtpc_txn_fill: evbuffer_expand failed");
 		if (smtpc_data_encode(&s->data, buf, (size_t)n, out) == -1)
 			fatalx("smtpc_txn_fill: evbuffer_add failed");
 		s->body_off += (size_t)n;
