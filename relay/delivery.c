@@ -49,12 +49,26 @@ dlv_transition(struct dlv_group *g, enum dlv_gstate to)
 	g->state = to;
 }
 
+/*
+ * The bucket of a domain name (FNV-1a). The intake can hold messages for
+ * thousands of domains: a walk of the list per message cost their number.
+ */
+static struct dlv_domain **
+domain_bucket(struct delivery *d, const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return &d->dom_hash[h % DLV_DOM_HASH];
+}
+
 static struct dlv_domain *
 domain_get(struct delivery *d, const char *name)
 {
-	struct dlv_domain *dom;
+	struct dlv_domain **b = domain_bucket(d, name), *dom;
 
-	TAILQ_FOREACH(dom, &d->domains, entry)
+	for (dom = *b; dom != NULL; dom = dom->hnext)
 		if (strcmp(dom->name, name) == 0)
 			return dom;
 	dom = xcalloc(1, sizeof(*dom));
@@ -62,14 +76,23 @@ domain_get(struct delivery *d, const char *name)
 	strutil_lcpy(dom->name, name, sizeof(dom->name));
 	TAILQ_INIT(&dom->waiting);
 	TAILQ_INSERT_TAIL(&d->domains, dom, entry);
+	b = domain_bucket(d, dom->name);	/* the name as kept */
+	dom->hnext = *b;
+	*b = dom;
 	return dom;
 }
 
 static void
 domain_put(struct delivery *d, struct dlv_domain *dom)
 {
+	struct dlv_domain **p;
+
 	if (dom->active > 0 || dom->nwaiting > 0)
 		return;
+	for (p = domain_bucket(d, dom->name); *p != dom; p = &(*p)->hnext)
+		if (*p == NULL)
+			fatalx("domain_put: %s not in its bucket", dom->name);
+	*p = dom->hnext;
 	TAILQ_REMOVE(&d->domains, dom, entry);
 	free(dom);
 }

@@ -28,6 +28,7 @@
 #define DLV_SLOW_MS	30000	/* a domain with no delivery done this long is stuck */
 #define DLV_TICK_MS	5000	/* the scheduler looks at the queue and the domains */
 #define DLV_TALLY_MAX	32	/* TLS report counters added up before they are written */
+#define DLV_DOM_HASH	1024	/* buckets of the domains with work, by name */
 
 enum dlv_gstate {
 	DLV_G_WAIT = 0,		/* queued behind the domain's or the global limit */
@@ -90,6 +91,7 @@ struct dlv_msg {
 
 struct dlv_domain {
 	TAILQ_ENTRY(dlv_domain)	 entry;
+	struct dlv_domain	*hnext;		/* in its hash bucket */
 	TAILQ_HEAD(dlv_group_head, dlv_group) waiting;
 	char			 name[DLV_DOMAIN_MAX];
 	size_t			 active, nwaiting;
@@ -155,6 +157,7 @@ struct delivery {
 	struct event		*ev_pump, *ev_tick;
 	int			 stopping;
 	struct delivery_stats	 st;
+	struct dlv_domain	*dom_hash[DLV_DOM_HASH];
 	struct dlv_tally	 tally[DLV_TALLY_MAX];
 	size_t			 ntally;
 	struct event		*ev_tally;	/* writes them after this turn of the loop */
