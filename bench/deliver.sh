@@ -19,8 +19,12 @@
 #     them open minus its RSS with the same queue and delivery off, per
 #     session (an upper bound: it includes what delivering them left in the
 #     heap).
-# Environment: DOMAINS (10), MESSAGES (20000), SIZE (2048), CONCURRENCY (100),
-# PER_DOMAIN (10), SESSIONS (500); PERF=FILE records a perf profile of the relay during the drain.
+# Environment: DOMAINS (10), MESSAGES (20000), SIZE (2048), CONCURRENCY (100), SINK_RECORD (index),
+# PER_DOMAIN (10), SESSIONS (500); PERF=FILE records a perf profile of the relay during the drain
+# (PERF_OPTS, default -g, are perf record's options: "--call-graph dwarf" gives call chains
+# through libraries built without frame pointers), PERF_SINK=FILE one of the lab sink,
+# PERF_E2E=FILE one of the relay during the end-to-end run;
+# STRACE=FILE counts the relay's system calls during the drain (strace -c: slows it down).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top}" && pwd)
@@ -44,8 +48,12 @@ for i in $(seq "$DOMAINS"); do names="$names mta-sts.b$i.test"; done
 sh "$top/tests/lab/lab-pki.sh" "$P" leaf web-all valid mta-sts.b1.test $names >/dev/null 2>&1 ||
     bail "cannot issue the policy servers' certificate"
 
-printf 'cert %s %s\nhostname mx.d.test\nlisten mx 127.0.0.10:0\n' "$P/wildcard.pem" "$P/wildcard.key" \
-    >"$LAB_DIR/sink.in"
+# The sink keeps only its index line (digest, TLS, envelope) per message unless
+# SINK_RECORD=full: a file per message and a log line per SMTP line cost it
+# more CPU than the relay spends per message (file creation on a file system
+# where many files were just deleted, as by the previous run, costs most).
+printf 'record %s\ncert %s %s\nhostname mx.d.test\nlisten mx 127.0.0.10:0\n' "${SINK_RECORD:-index}" \
+    "$P/wildcard.pem" "$P/wildcard.key" >"$LAB_DIR/sink.in"
 lab_sink sink "$LAB_DIR/sink.in" || bail "lab-smtp-sink did not start"
 {
 	for i in $(seq "$DOMAINS"); do
@@ -92,12 +100,16 @@ jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)["delivery"]; print(
 now() { date +%s.%N; }
 
 # Wait until the sink holds $1 messages; sample RSS and open sessions meanwhile.
+# The relay's status is asked once a second only: it counts the queue, and
+# asking five times a second cost the relay 6% of its CPU during a drain.
 wait_sink() {
-	local want=$1 pid=$2 s
+	local want=$1 pid=$2 s i=0
 	MAXOPEN=0 RSS_AT_MAXOPEN=0
 	while [ "$(count)" -lt "$want" ]; do
-		s=$(status_json | jget sessions_open 2>/dev/null || echo 0)
-		if [ "${s:-0}" -gt "$MAXOPEN" ]; then MAXOPEN=$s; RSS_AT_MAXOPEN=$(rss_kb "$pid"); fi
+		if [ $((i++ % 5)) -eq 0 ]; then
+			s=$(status_json | jget sessions_open 2>/dev/null || echo 0)
+			if [ "${s:-0}" -gt "$MAXOPEN" ]; then MAXOPEN=$s; RSS_AT_MAXOPEN=$(rss_kb "$pid"); fi
+		fi
 		sleep 0.2
 	done
 }
@@ -123,7 +135,8 @@ report() { # NAME MESSAGES SECONDS PID CPU0
 }
 
 echo "# $DOMAINS domains, $MESSAGES messages of $SIZE bytes, enforce + verified TLS," \
-    "delivery_concurrency=$CONCURRENCY per_domain=$PER_DOMAIN; $(nproc) CPUs"
+    "delivery_concurrency=$CONCURRENCY per_domain=$PER_DOMAIN; $(nproc) CPUs;" \
+    "sink records ${SINK_RECORD:-index}; $(uptime | sed 's/.*\(load average\)/\1/')"
 
 # 1. drain a full queue
 lab_relay "${RELAY_OPTS[@]}" -o delivery_concurrency=0 || bail "stsrelayd did not start"
@@ -135,11 +148,18 @@ PID=$(relay_pid)
 BASE_RSS=$(rss_kb "$PID")
 CPU0=$(cpu_s "$PID")
 LAB0=$(lab_cpu)
-[ -n "${PERF:-}" ] && { perf record -q -F 999 -g -p "$PID" -o "$PERF" 2>/dev/null & PERFPID=$!; }
+# shellcheck disable=SC2086
+[ -n "${PERF:-}" ] && { perf record -q -F 999 ${PERF_OPTS:--g} -p "$PID" -o "$PERF" 2>/dev/null & PERFPID=$!; }
+# shellcheck disable=SC2086
+[ -n "${PERF_SINK:-}" ] && { perf record -q -F 999 ${PERF_OPTS:--g} -p "$LAB_PID_sink" -o "$PERF_SINK" \
+    2>/dev/null & PERFSINKPID=$!; }
+[ -n "${STRACE:-}" ] && { strace -c -f -p "$PID" -o "$STRACE" 2>/dev/null & STRACEPID=$!; sleep 0.5; }
 T0=$(now)
 wait_sink "$N" "$PID"
 T1=$(now)
+[ -n "${STRACE:-}" ] && kill -INT "$STRACEPID" && wait "$STRACEPID"
 [ -n "${PERF:-}" ] && kill -INT "$PERFPID" && wait "$PERFPID"
+[ -n "${PERF_SINK:-}" ] && kill -INT "$PERFSINKPID" && wait "$PERFSINKPID"
 report "drain" "$N" "$(awk -v a="$T1" -v b="$T0" 'BEGIN { print a - b }')" "$PID" "$CPU0"
 lab_stop relay
 
@@ -150,11 +170,14 @@ PID=$(relay_pid)
 BASE_RSS=$(rss_kb "$PID")
 CPU0=$(cpu_s "$PID")
 LAB0=$(lab_cpu)
+# shellcheck disable=SC2086
+[ -n "${PERF_E2E:-}" ] && { perf record -q -F 999 ${PERF_OPTS:--g} -p "$PID" -o "$PERF_E2E" 2>/dev/null & PERFPID=$!; }
 T0=$(now)
 load "$MESSAGES" &
 LP=$!
 wait_sink $((BASE + N)) "$PID"
 T1=$(now)
+[ -n "${PERF_E2E:-}" ] && kill -INT "$PERFPID" && wait "$PERFPID"
 wait "$LP"
 report "end-to-end" "$N" "$(awk -v a="$T1" -v b="$T0" 'BEGIN { print a - b }')" "$PID" "$CPU0"
 lab_stop relay

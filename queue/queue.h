@@ -240,13 +240,15 @@ struct queue_rcpt_result {
  *
  * Durability: the transaction commits on the loop thread with the log
  * written to the file but not synced (a crash of the process forgets
- * nothing recorded), and the flush thread is asked to sync the log at once,
- * so the window for a crash of the machine is the time of one log flush
- * (milliseconds; if that flush fails, until the next one that works: any
- * group commit or the 60 s checkpoint; see queue_stats.result_flushes).
- * A crash inside it forgets the results: the message is delivered again
- * to the recipients it reached (a duplicate, never a loss), and a DSN is
- * either queued with its results or not at all.
+ * nothing recorded), and the flush thread is asked to sync the log (10 ms
+ * after its previous flush at the soonest, so that one flush covers the
+ * results of a busy moment), so the window for a crash of the machine is
+ * at most 10 ms and the time of one log flush (milliseconds; if that flush
+ * fails, until the next one that works: any group commit or the 60 s
+ * checkpoint; see queue_stats.result_flushes). A crash of the machine
+ * inside it forgets the results: the message is delivered again to the
+ * recipients it reached (a duplicate, never a loss), and a DSN is either
+ * queued with its results or not at all.
  *
  * QUEUE_ENOENT: no such message (deleted during delivery: the results are
  * dropped; the claim and any stray schedule entry of id are removed, so the

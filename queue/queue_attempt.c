@@ -237,6 +237,11 @@ dsn_queue(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac)
 		dr[n].last_attempt = ac->now;
 		n++;
 	}
+	if (n == 0) {
+		/* nothing bounced: no need to read the message's header section */
+		free(dr);
+		return 0;
+	}
 	/* The first chunk holds the header section, or all of it we show. */
 	queue_dbt(&key, k, queue_record_bodykey(ac->id, 0, k));
 	queue_dbt(&data, NULL, 0);
@@ -431,5 +436,5 @@ void
 queue_delivery_stats(struct queue *q, struct queue_delivery_stats *st)
 {
 	*st = q->dstats;
-	st->in_delivery = q->nclaims;
+	st->in_delivery = q->nclaims - q->nclaims_dead;
 }

@@ -92,7 +92,8 @@ struct queue {
 	void			*ready_arg;
 	int			 ready_kicked;
 	struct queue_claim	*claims;	/* sorted by id */
-	size_t			 nclaims;
+	size_t			 nclaims;	/* with the dropped ones still there */
+	size_t			 nclaims_dead;	/* dropped (when CLAIM_DEAD), not yet removed */
 	size_t			 claims_cap;
 	/*
 	 * Every schedule entry not claimed sorts at or after this key (empty:

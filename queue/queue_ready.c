@@ -23,6 +23,14 @@
  * runs on the monotonic clock, so look again at least this often.
  */
 #define READY_MAX_MS		60000
+/*
+ * A claim given up stays in the sorted array, marked, until half of the
+ * array is such: removing each at once moved the rest of the array (the
+ * oldest claims, at its front, are the first to go), a copy of up to the
+ * whole intake per delivered message.
+ */
+#define CLAIM_DEAD		((time_t)-1)
+#define CLAIM_COMPACT_MIN	64
 
 /* The index of id in the sorted claims, or where it would go (*found 0). */
 static size_t
@@ -49,10 +57,27 @@ claim_pos(struct queue *q, const char *id, int *found)
 int
 queue_claimed(struct queue *q, const char *id)
 {
-	int found;
+	size_t	i;
+	int	found;
 
-	(void)claim_pos(q, id, &found);
-	return found;
+	i = claim_pos(q, id, &found);
+	return found && q->claims[i].when != CLAIM_DEAD;
+}
+
+/* Remove the dropped claims, keeping the order. */
+static void
+claims_compact(struct queue *q)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < q->nclaims; i++)
+		if (q->claims[i].when != CLAIM_DEAD) {
+			if (n != i)
+				q->claims[n] = q->claims[i];
+			n++;
+		}
+	q->nclaims = n;
+	q->nclaims_dead = 0;
 }
 
 /* 0 when added, -1 when id was claimed already. */
@@ -63,8 +88,13 @@ claim_add(struct queue *q, const char *id, time_t when)
 	int	found;
 
 	i = claim_pos(q, id, &found);
-	if (found)
+	if (found && q->claims[i].when != CLAIM_DEAD)
 		return -1;
+	if (found) {
+		q->claims[i].when = when;	/* claimed again */
+		q->nclaims_dead--;
+		return 0;
+	}
 	if (q->nclaims == q->claims_cap) {
 		q->claims_cap = q->claims_cap ? q->claims_cap * 2 : 64;
 		q->claims = xreallocarray(q->claims, q->claims_cap,
@@ -85,14 +115,15 @@ queue_claim_drop(struct queue *q, const char *id, int back)
 	int	found;
 
 	i = claim_pos(q, id, &found);
-	if (!found)
+	if (!found || q->claims[i].when == CLAIM_DEAD)
 		return;
 	/* Its entry stays, maybe in front of the mark: scan from there. */
 	if (back)
 		queue_ready_lower(q, q->claims[i].when, id);
-	memmove(q->claims + i, q->claims + i + 1,
-	    (q->nclaims - i - 1) * sizeof(*q->claims));
-	q->nclaims--;
+	q->claims[i].when = CLAIM_DEAD;
+	q->nclaims_dead++;
+	if (q->nclaims_dead >= CLAIM_COMPACT_MIN && q->nclaims_dead * 2 >= q->nclaims)
+		claims_compact(q);
 }
 
 static int
@@ -397,6 +428,6 @@ queue_ready_free(struct queue *q)
 	q->ready_cb = NULL;
 	free(q->claims);
 	q->claims = NULL;
-	q->nclaims = q->claims_cap = 0;
+	q->nclaims = q->claims_cap = q->nclaims_dead = 0;
 	q->wmlen = 0;
 }

@@ -49,12 +49,26 @@ dlv_transition(struct dlv_group *g, enum dlv_gstate to)
 	g->state = to;
 }
 
+/*
+ * The bucket of a domain name (FNV-1a). The intake can hold messages for
+ * thousands of domains: a walk of the list per message cost their number.
+ */
+static struct dlv_domain **
+domain_bucket(struct delivery *d, const char *name)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return &d->dom_hash[h % DLV_DOM_HASH];
+}
+
 static struct dlv_domain *
 domain_get(struct delivery *d, const char *name)
 {
-	struct dlv_domain *dom;
+	struct dlv_domain **b = domain_bucket(d, name), *dom;
 
-	TAILQ_FOREACH(dom, &d->domains, entry)
+	for (dom = *b; dom != NULL; dom = dom->hnext)
 		if (strcmp(dom->name, name) == 0)
 			return dom;
 	dom = xcalloc(1, sizeof(*dom));
@@ -62,14 +76,23 @@ domain_get(struct delivery *d, const char *name)
 	strutil_lcpy(dom->name, name, sizeof(dom->name));
 	TAILQ_INIT(&dom->waiting);
 	TAILQ_INSERT_TAIL(&d->domains, dom, entry);
+	b = domain_bucket(d, dom->name);	/* the name as kept */
+	dom->hnext = *b;
+	*b = dom;
 	return dom;
 }
 
 static void
 domain_put(struct delivery *d, struct dlv_domain *dom)
 {
+	struct dlv_domain **p;
+
 	if (dom->active > 0 || dom->nwaiting > 0)
 		return;
+	for (p = domain_bucket(d, dom->name); *p != dom; p = &(*p)->hnext)
+		if (*p == NULL)
+			fatalx("domain_put: %s not in its bucket", dom->name);
+	*p = dom->hnext;
 	TAILQ_REMOVE(&d->domains, dom, entry);
 	free(dom);
 }
@@ -457,6 +480,14 @@ dlv_on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+dlv_on_tally(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dlv_log_flush_counts(arg);
+}
+
+static void
 dlv_on_ready(void *arg)
 {
 	pump(arg);
@@ -494,7 +525,8 @@ delivery_new(struct event_base *base, struct queue *q, struct policy *pol,
 	TAILQ_INIT(&d->idle);
 	TAILQ_INIT(&d->dns);
 	if ((d->ev_pump = event_new(base, -1, 0, dlv_on_pump, d)) == NULL ||
-	    (d->ev_tick = event_new(base, -1, EV_PERSIST, dlv_on_tick, d)) == NULL)
+	    (d->ev_tick = event_new(base, -1, EV_PERSIST, dlv_on_tick, d)) == NULL ||
+	    (d->ev_tally = event_new(base, -1, 0, dlv_on_tally, d)) == NULL)
 		fatalx("delivery_new: event_new failed");
 	tv.tv_sec = DLV_TICK_MS / 1000;
 	tv.tv_usec = (DLV_TICK_MS % 1000) * 1000;
@@ -525,8 +557,10 @@ delivery_free(struct delivery *d)
 	}
 	dlv_attempt_free_idle(d);
 	dlv_dns_free(d);
+	dlv_log_flush_counts(d);	/* failures of the sessions just closed included */
 	event_free(d->ev_pump);
 	event_free(d->ev_tick);
+	event_free(d->ev_tally);
 	free(d);
 }
 

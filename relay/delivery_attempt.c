@@ -8,20 +8,15 @@
  * idle for delivery_idle_timeout and handed to the next group bound for the
  * same MX host, address and TLS mode.
  */
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "common/log.h"
 #include "common/strutil.h"
 #include "common/xmalloc.h"
 #include "relay/delivery_int.h"
-#include "relay/smtp_client_int.h"	/* only for nodelay() below */
 
 static void	attempt_on_ready(struct smtpc_session *, const struct smtpc_outcome *, void *);
 
@@ -247,24 +242,6 @@ attempt_failed(struct dlv_group *g, struct smtpc_session *s, const struct smtpc_
 	dlv_attempt_next(g);
 }
 
-/*
- * Workaround: the client does not set TCP_NODELAY on its sockets, so over
- * TLS the last small record of each transaction waits for the server's
- * delayed ACK (about 40 ms a message on Linux). Set it here, once the
- * session is ready, until smtp_client.c does it itself.
- */
-static void
-nodelay(struct smtpc_session *s)
-{
-	evutil_socket_t	fd;
-	int		one = 1;
-
-	if (s->bev == NULL || (fd = bufferevent_getfd(s->bev)) == -1)
-		return;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
-		log_debug("%s: TCP_NODELAY: %s", s->out.relay, strerror(errno));
-}
-
 static void
 attempt_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *arg)
 {
@@ -274,7 +251,6 @@ attempt_on_ready(struct smtpc_session *s, const struct smtpc_outcome *o, void *a
 		attempt_failed(g, s, o);
 		return;
 	}
-	nodelay(s);
 	if (o->tls)
 		g->d->st.handshakes++;
 	if (g->want == SMTPC_TLS_TESTING && !o->verified && g->violation[0] == '\0') {

@@ -27,6 +27,8 @@
 #define DLV_DNS_MAX	1024	/* answers kept */
 #define DLV_SLOW_MS	30000	/* a domain with no delivery done this long is stuck */
 #define DLV_TICK_MS	5000	/* the scheduler looks at the queue and the domains */
+#define DLV_TALLY_MAX	32	/* TLS report counters added up before they are written */
+#define DLV_DOM_HASH	1024	/* buckets of the domains with work, by name */
 
 enum dlv_gstate {
 	DLV_G_WAIT = 0,		/* queued behind the domain's or the global limit */
@@ -89,6 +91,7 @@ struct dlv_msg {
 
 struct dlv_domain {
 	TAILQ_ENTRY(dlv_domain)	 entry;
+	struct dlv_domain	*hnext;		/* in its hash bucket */
 	TAILQ_HEAD(dlv_group_head, dlv_group) waiting;
 	char			 name[DLV_DOMAIN_MAX];
 	size_t			 active, nwaiting;
@@ -128,6 +131,16 @@ struct dlv_idle {
 	struct event		*timer;
 };
 
+/* A TLS report counter not written yet (delivery_log.c). */
+struct dlv_tally {
+	char			 domain[DLV_DOMAIN_MAX];
+	char			 mx[256];
+	char			 result[DLV_RESULT_MAX];
+	enum queue_tls_policy	 type;
+	time_t			 when;		/* the first: its UTC day is the key's */
+	uint64_t		 n;
+};
+
 struct delivery {
 	struct event_base	*base;
 	struct queue		*q;
@@ -145,6 +158,10 @@ struct delivery {
 	struct event		*ev_pump, *ev_tick;
 	int			 stopping;
 	struct delivery_stats	 st;
+	struct dlv_domain	*dom_hash[DLV_DOM_HASH];
+	struct dlv_tally	 tally[DLV_TALLY_MAX];
+	size_t			 ntally;
+	struct event		*ev_tally;	/* writes them after this turn of the loop */
 };
 
 /* delivery.c */
@@ -192,5 +209,7 @@ void		 dlv_log_sent(struct dlv_group *, const struct smtpc_outcome *,
 		    const struct smtpc_result *);
 void		 dlv_log_count(struct dlv_group *, const struct smtpc_outcome *);
 void		 dlv_log_policy_count(struct dlv_group *);
+/* Write the TLS report counters added up since the last time. */
+void		 dlv_log_flush_counts(struct delivery *);
 
 #endif

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "common/log.h"
 #include "common/strutil.h"
 #include "relay/delivery_int.h"
@@ -88,6 +90,8 @@ dlv_log_verdict(struct dlv_group *g, const struct dlv_verdict *v)
 	char	to[TO_MAX] = "", pf[520];
 	size_t	i;
 
+	if (log_get_level() < LOG_LVL_INFO)
+		return;		/* not formatted for nothing */
 	for (i = 0; i < g->nrcpts; i++)
 		to_add(to, g->rcpts[i]);
 	policy_fields(g, pf, sizeof(pf));
@@ -116,6 +120,8 @@ dlv_log_sent(struct dlv_group *g, const struct smtpc_outcome *o, const struct sm
 	const char	*sent_text = NULL;
 	size_t		 i, ri;
 
+	if (log_get_level() < LOG_LVL_INFO)
+		return;		/* not formatted for nothing */
 	for (i = 0; i < g->nrcpts && i < res->nrcpts; i++) {
 		ri = g->rcpt_idx[i];
 		if (m->res[ri].state != QUEUE_RCPT_DELIVERED)
@@ -136,12 +142,79 @@ dlv_log_sent(struct dlv_group *g, const struct smtpc_outcome *o, const struct sm
 	}
 }
 
+static void
+count_write(struct delivery *d, const struct queue_tls_event *ev, uint64_t n)
+{
+	enum queue_status st;
+
+	if ((st = queue_tls_count(d->q, ev, n)) != QUEUE_OK)
+		log_debug("%s: TLS counter not kept: %s", ev->policy_domain,
+		    queue_strstatus(st));
+}
+
+void
+dlv_log_flush_counts(struct delivery *d)
+{
+	struct queue_tls_event	 ev;
+	struct dlv_tally	*t;
+	size_t			 i;
+
+	for (i = 0; i < d->ntally; i++) {
+		t = &d->tally[i];
+		memset(&ev, 0, sizeof(ev));
+		ev.when = t->when;
+		ev.policy_domain = t->domain;
+		ev.policy_type = t->type;
+		ev.mx_host = t->mx;
+		ev.result = t->result;
+		count_write(d, &ev, t->n);
+	}
+	d->ntally = 0;
+}
+
+/*
+ * One more for the counter of ev. Counters are added up in memory and
+ * written once this turn of the event loop is over: one transaction for
+ * the sessions of a busy moment rather than one each.
+ */
+static void
+count_add(struct delivery *d, const struct queue_tls_event *ev)
+{
+	struct dlv_tally	*t;
+	size_t			 i;
+
+	if (strlen(ev->policy_domain) >= sizeof(t->domain) ||
+	    strlen(ev->mx_host) >= sizeof(t->mx) || strlen(ev->result) >= sizeof(t->result)) {
+		count_write(d, ev, 1);	/* the queue refuses it or keeps it as it is */
+		return;
+	}
+	for (i = 0; i < d->ntally; i++) {
+		t = &d->tally[i];
+		if (t->type == ev->policy_type && t->when / 86400 == ev->when / 86400 &&
+		    strcmp(t->domain, ev->policy_domain) == 0 &&
+		    strcmp(t->mx, ev->mx_host) == 0 && strcmp(t->result, ev->result) == 0) {
+			t->n++;
+			return;
+		}
+	}
+	if (d->ntally == DLV_TALLY_MAX)
+		dlv_log_flush_counts(d);
+	t = &d->tally[d->ntally++];
+	strutil_lcpy(t->domain, ev->policy_domain, sizeof(t->domain));
+	strutil_lcpy(t->mx, ev->mx_host, sizeof(t->mx));
+	strutil_lcpy(t->result, ev->result, sizeof(t->result));
+	t->type = ev->policy_type;
+	t->when = ev->when;
+	t->n = 1;
+	if (d->ev_tally != NULL && !event_pending(d->ev_tally, EV_TIMEOUT, NULL))
+		event_active(d->ev_tally, EV_TIMEOUT, 0);
+}
+
 void
 dlv_log_count(struct dlv_group *g, const struct smtpc_outcome *o)
 {
 	struct queue_tls_event	 ev;
 	const char		*result = dlv_tls_result(o, g->violation);
-	enum queue_status	 st;
 
 	if (result == NULL || g->pol == NULL)
 		return;
@@ -151,8 +224,7 @@ dlv_log_count(struct dlv_group *g, const struct smtpc_outcome *o)
 	ev.policy_type = g->pol->mode == POLICY_MODE_ABSENT ? QUEUE_TLS_NO_POLICY : QUEUE_TLS_STS;
 	ev.mx_host = o->mx_host;
 	ev.result = result;
-	if ((st = queue_tls_count(g->d->q, &ev, 1)) != QUEUE_OK)
-		log_debug("%s: TLS counter not kept: %s", g->msg->id, queue_strstatus(st));
+	count_add(g->d, &ev);
 }
 
 /*
@@ -164,7 +236,6 @@ void
 dlv_log_policy_count(struct dlv_group *g)
 {
 	struct queue_tls_event	 ev;
-	enum queue_status	 st;
 
 	if (g->pol == NULL || g->pol->result_type == NULL || g->pol->result_type[0] == '\0')
 		return;
@@ -175,6 +246,5 @@ dlv_log_policy_count(struct dlv_group *g)
 	    QUEUE_TLS_STS;
 	ev.mx_host = "";
 	ev.result = g->pol->result_type;
-	if ((st = queue_tls_count(g->d->q, &ev, 1)) != QUEUE_OK)
-		log_debug("%s: TLS counter not kept: %s", g->msg->id, queue_strstatus(st));
+	count_add(g->d, &ev);
 }

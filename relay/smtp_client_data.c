@@ -2,6 +2,7 @@
  * smtp_client_data.c: dot-stuffing and line-end repair of an outgoing
  * message body (H2). Runs of ordinary octets are copied in one piece.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -49,25 +50,28 @@ plain_run(const unsigned char *p, size_t len)
 	return i;
 }
 
-int
-smtpc_data_encode(struct smtpc_data *d, const void *buf, size_t len, struct evbuffer *out)
+/*
+ * Encode into dst, which has room for 2 * len + 2 octets: each input octet
+ * gives at most two (a bare CR or LF becomes CRLF, a dot at the start of a
+ * line gets another), and a CR left from the previous call its CRLF.
+ * Returns the octets written.
+ */
+static size_t
+encode(struct smtpc_data *d, const unsigned char *p, size_t len, unsigned char *dst)
 {
-	const unsigned char	*p = buf;
-	size_t			 i = 0, n;
+	size_t i = 0, w = 0, n;
 
-	d->in += len;
 	while (i < len) {
 		if (d->cr) {
 			d->cr = 0;
-			if (p[i] == '\n') {
+			if (p[i] != '\n')
+				d->bare_cr++;
+			else
 				i++;
-				if (eol(d, out) == -1)
-					return -1;
-				continue;
-			}
-			d->bare_cr++;
-			if (eol(d, out) == -1)
-				return -1;
+			dst[w++] = '\r';
+			dst[w++] = '\n';
+			d->bol = 1;
+			continue;
 		}
 		if (p[i] == '\r') {
 			d->cr = 1;
@@ -77,8 +81,9 @@ smtpc_data_encode(struct smtpc_data *d, const void *buf, size_t len, struct evbu
 		if (p[i] == '\n') {
 			d->bare_lf++;
 			i++;
-			if (eol(d, out) == -1)
-				return -1;
+			dst[w++] = '\r';
+			dst[w++] = '\n';
+			d->bol = 1;
 			continue;
 		}
 		if (p[i] == '\0') {
@@ -89,16 +94,34 @@ smtpc_data_encode(struct smtpc_data *d, const void *buf, size_t len, struct evbu
 		}
 		if (d->bol && p[i] == '.') {
 			d->stuffed++;
-			if (put(d, out, ".", 1) == -1)
-				return -1;
+			dst[w++] = '.';
 		}
 		d->bol = 0;
 		n = plain_run(p + i, len - i);
-		if (put(d, out, p + i, n) == -1)
-			return -1;
+		memcpy(dst + w, p + i, n);
+		w += n;
 		i += n;
 	}
-	return 0;
+	return w;
+}
+
+/* Written straight into the output buffer's free space: no copy per line. */
+int
+smtpc_data_encode(struct smtpc_data *d, const void *buf, size_t len, struct evbuffer *out)
+{
+	struct evbuffer_iovec	v;
+	size_t			w;
+
+	d->in += len;
+	if (len == 0)
+		return 0;
+	if (len > (SIZE_MAX - 2) / 2 ||
+	    evbuffer_reserve_space(out, (ev_ssize_t)(2 * len + 2), &v, 1) != 1)
+		return -1;
+	w = encode(d, buf, len, v.iov_base);
+	d->out += w;
+	v.iov_len = w;
+	return evbuffer_commit_space(out, &v, 1);
 }
 
 int

@@ -16,7 +16,7 @@
 #include "common/xmalloc.h"
 #include "relay/smtp_client_int.h"
 
-#define BODY_CHUNK	(16 * 1024)	/* octets encoded at a time */
+#define BODY_CHUNK	(16 * 1024 - 1024)	/* octets encoded at a time: one TLS record */
 #define BODY_HIWAT	(64 * 1024)	/* output kept queued while sending the body */
 #define ADDR_MAX	256		/* an address that cannot be sent is refused by us */
 
@@ -249,6 +249,11 @@ smtpc_txn_fill(struct smtpc_session *s)
 		if (evbuffer_ptr_set(body, &pos, s->body_off, EVBUFFER_PTR_SET) != 0 ||
 		    (n = evbuffer_copyout_from(body, &pos, buf, sizeof(buf))) <= 0)
 			fatalx("smtpc_txn_fill: cannot read the body");
+		/*
+		 * The block is encoded into one piece of the buffer with room
+		 * left for the final dot: the TLS layer writes a record per
+		 * piece, so a small message goes in one record and one write.
+		 */
 		if (smtpc_data_encode(&s->data, buf, (size_t)n, out) == -1)
 			fatalx("smtpc_txn_fill: evbuffer_add failed");
 		s->body_off += (size_t)n;

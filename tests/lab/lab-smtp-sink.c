@@ -35,6 +35,8 @@ static const char usage_text[] =
 "  spool DIR                 messages (msg-*.eml) and DIR/index, one line each\n"
 "  log FILE                  session events (commands, replies, TLS)\n"
 "  portfile FILE             write the shared port here once listening\n"
+"  record full|index         index: only the index lines (with the digest), no\n"
+"                            log and no message files (for benchmarks)\n"
 "  listen NAME ADDR:PORT     a listener; PORT 0 = the shared port, picked\n"
 "                            by the first such listener, reused by the others\n"
 "then per listener (or before the first listen, as defaults):\n"
@@ -169,7 +171,9 @@ main(int argc, char *argv[])
 	if ((m->srv.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	m->srv.spool = m->conf.spool;
-	m->srv.log = lab_rec_open(m->conf.log);
+	m->srv.log = lab_rec_open(m->conf.index_only ? NULL : m->conf.log);
+	m->srv.logging = !m->conf.index_only && m->conf.log != NULL;
+	m->srv.keep_files = !m->conf.index_only;
 	xasprintf(&index, "%s/index", m->conf.spool);
 	m->srv.index = lab_rec_open(index);
 	for (tries = 0; tries < SINK_BIND_TRIES && port == -1; tries++)

@@ -148,6 +148,9 @@ conf_line(void *arg, int argc, char **argv, char *err, size_t errlen)
 		c->log = lab_strs_dup(&c->strs, argv[1]);
 	else if (strcmp(argv[0], "portfile") == 0 && argc == 2)
 		c->portfile = lab_strs_dup(&c->strs, argv[1]);
+	else if (strcmp(argv[0], "record") == 0 && argc == 2 &&
+	    (strcmp(argv[1], "full") == 0 || strcmp(argv[1], "index") == 0))
+		c->index_only = strcmp(argv[1], "index") == 0;
 	else if (strcmp(argv[0], "listen") == 0 && argc == 3) {
 		if (c->nl == SINK_MAX_LISTENERS) {
 			snprintf(err, errlen, "more than %d listeners", SINK_MAX_LISTENERS);

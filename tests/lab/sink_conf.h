@@ -53,6 +53,7 @@ struct sink_conf {
 	const char	*spool;		/* messages and the index file */
 	const char	*log;		/* session events; NULL = none */
 	const char	*portfile;	/* the shared port */
+	int		 index_only;	/* "record index": no log, no message files */
 	struct sink_lconf def;		/* defaults for the next listeners */
 	struct sink_lconf l[SINK_MAX_LISTENERS];
 	size_t		 nl;

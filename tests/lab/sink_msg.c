@@ -14,7 +14,7 @@ sink_msg_open(struct sink_msg *m, char *tmppath, uint64_t max)
 	m->tmppath = tmppath;
 	m->max = max;
 	m->prev_crlf = 1;
-	if ((m->fp = fopen(tmppath, "w")) == NULL) {
+	if (tmppath != NULL && (m->fp = fopen(tmppath, "w")) == NULL) {
 		log_warn("%s", tmppath);
 		sink_msg_abort(m);
 		return -1;
@@ -52,7 +52,8 @@ sink_msg_line(struct sink_msg *m, const char *line, size_t len)
 		m->too_big = 1;
 	if (m->too_big)
 		return 0;
-	if (fwrite(line, 1, len, m->fp) != len || EVP_DigestUpdate(m->md, line, len) != 1) {
+	if ((m->fp != NULL && fwrite(line, 1, len, m->fp) != len) ||
+	    EVP_DigestUpdate(m->md, line, len) != 1) {
 		log_warn("%s", m->tmppath);
 		m->too_big = 1;
 	}
@@ -66,13 +67,13 @@ sink_msg_commit(struct sink_msg *m, const char *path)
 	unsigned int	diglen = 0, i;
 	int		ok;
 
-	ok = fclose(m->fp) == 0 && !m->too_big;
+	ok = (m->fp == NULL || fclose(m->fp) == 0) && !m->too_big;
 	m->fp = NULL;
 	if (EVP_DigestFinal_ex(m->md, dig, &diglen) != 1 || diglen != 32)
 		fatalx("sink_msg_commit: digest failed");
 	for (i = 0; i < diglen; i++)
 		snprintf(m->sha256 + 2 * i, 3, "%02x", dig[i]);
-	if (!ok || rename(m->tmppath, path) == -1) {
+	if (!ok || (m->tmppath != NULL && rename(m->tmppath, path) == -1)) {
 		if (ok)
 			log_warn("rename %s", path);
 		sink_msg_abort(m);

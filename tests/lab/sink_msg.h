@@ -25,14 +25,17 @@ struct sink_msg {
 	char		 sha256[65];	/* hex, once committed */
 };
 
-/* Start a message in tmppath (taken over). 0, or -1 when it cannot be written. */
+/*
+ * Start a message in tmppath (taken over), or with tmppath NULL only its
+ * digest and counts. 0, or -1 when it cannot be written.
+ */
 int	sink_msg_open(struct sink_msg *, char *tmppath, uint64_t max);
 /*
  * One line of DATA with its LF. Returns 1 for the end of data (".CRLF" after
  * a CRLF: a bare LF never ends a message), 0 otherwise.
  */
 int	sink_msg_line(struct sink_msg *, const char *line, size_t len);
-/* Finish: digest and rename to path. 0; -1 when too big or not stored. */
+/* Finish: digest and rename to path (if kept). 0; -1 when too big or not stored. */
 int	sink_msg_commit(struct sink_msg *, const char *path);
 /* Drop an unfinished message (its temporary file goes). Safe to repeat. */
 void	sink_msg_abort(struct sink_msg *);

@@ -67,6 +67,14 @@ struct sink_session {
 	struct sink_msg		 msg;		/* during DATA */
 	int			 freeing;	/* the free is scheduled */
 	struct evbuffer_cb_entry *flushcb;	/* on the socket's output, after TLS */
+	/*
+	 * Replies made while reading go out together when the read is done:
+	 * the replies to pipelined commands in one TLS record and one write.
+	 */
+	struct evbuffer		*pending;
+	int			 batching;
+	char			*line;		/* the line being handled */
+	size_t			 linecap;
 };
 
 struct sink_cmd {
@@ -107,6 +115,8 @@ sink_log(struct sink_session *s, const char *fmt, ...)
 	char	msg[4096];
 	va_list	ap;
 
+	if (!s->l->srv->logging && log_get_level() < LOG_LVL_DEBUG)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -122,13 +132,31 @@ sink_reply(struct sink_session *s, const char *fmt, ...)
 {
 	char	line[1024];
 	va_list	ap;
+	int	n;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		fatalx("sink_reply: vsnprintf");
+	if ((size_t)n > sizeof(line) - 3)
+		n = sizeof(line) - 3;
 	sink_log(s, "S: %s", line);
-	if (evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n", line) == -1)
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (evbuffer_add(s->batching ? s->pending : bufferevent_get_output(s->bev), line,
+	    (size_t)n) == -1)
 		log_warnx("conn=%lu: cannot queue reply", s->id);
+}
+
+/* The replies held during a read go out, in one piece. */
+static void
+sink_flush(struct sink_session *s)
+{
+	s->batching = 0;
+	if (evbuffer_get_length(s->pending) > 0 &&
+	    evbuffer_add_buffer(bufferevent_get_output(s->bev), s->pending) == -1)
+		log_warnx("conn=%lu: cannot queue replies", s->id);
 }
 
 static void
@@ -159,6 +187,8 @@ sink_free(struct sink_session *s)
 		fatalx("sink_free: evbuffer_remove_cb_entry");
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
+	evbuffer_free(s->pending);
+	free(s->line);
 	free(s);
 }
 
@@ -215,6 +245,7 @@ sink_tls_flush_then_free(struct sink_session *s)
 static void
 sink_close(struct sink_session *s)
 {
+	sink_flush(s);
 	sink_set_state(s, SINK_S_CLOSING);
 	if (s->tls) {
 		/* and should the flush never end: the peer's close or a timeout */
@@ -309,6 +340,7 @@ sink_start_tls(struct sink_session *s)
 	struct bufferevent	*tbev;
 	SSL			*ssl;
 
+	sink_flush(s);		/* the 220, in plaintext */
 	if ((ssl = SSL_new(s->l->ctx)) == NULL) {
 		sink_log(s, "tls error=\"SSL_new failed\"");
 		sink_close(s);
@@ -430,9 +462,10 @@ sink_cmd_rcpt(struct sink_session *s, const char *args)
 static void
 sink_cmd_data(struct sink_session *s, const char *args)
 {
-	char	*tmp;
+	char	*tmp = NULL;
 
-	xasprintf(&tmp, "%s/tmp-%ld-%lu", s->l->srv->spool, (long)getpid(), s->id);
+	if (s->l->srv->keep_files)
+		xasprintf(&tmp, "%s/tmp-%ld-%lu", s->l->srv->spool, (long)getpid(), s->id);
 	if (sink_msg_open(&s->msg, tmp, s->l->conf->max_size) == -1) {
 		sink_reply(s, "451 4.3.0 cannot write the spool");
 		return;
@@ -483,8 +516,10 @@ sink_command(struct sink_session *s, char *line, size_t len)
 
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		line[--len] = '\0';
-	lab_escape(line, len, esc, sizeof(esc));
-	sink_log(s, "C: %s", esc);
+	if (s->l->srv->logging || log_get_level() >= LOG_LVL_DEBUG) {
+		lab_escape(line, len, esc, sizeof(esc));
+		sink_log(s, "C: %s", esc);
+	}
 	vlen = strcspn(line, " ");
 	args = line + vlen;
 	while (*args == ' ')
@@ -522,11 +557,12 @@ sink_index(struct sink_session *s, const char *id)
 	lab_escape(s->from, strlen(s->from), addr, sizeof(addr));
 	lab_escape(s->mail_params, strlen(s->mail_params), params, sizeof(params));
 	lab_escape(s->helo, strlen(s->helo), helo, sizeof(helo));
-	lab_rec(s->l->srv->index, "msg=%s file=msg-%s.eml listener=%s local=%s peer=%s "
+	lab_rec(s->l->srv->index, "msg=%s file=%s%s%s listener=%s local=%s peer=%s "
 	    "helo=\"%s\" from=<%s> to=%s size=%llu sha256=%s tls=%s cipher=%s sni=%s "
 	    "ehlo_after_tls=%s mail_plaintext=%s mail_params=\"%s\" bare_lf=%lu "
 	    "bare_cr=%lu eightbit=%s reply=%d",
-	    id, id, c->name, s->l->local, s->peer, helo, addr, to,
+	    id, s->l->srv->keep_files ? "msg-" : "-", s->l->srv->keep_files ? id : "",
+	    s->l->srv->keep_files ? ".eml" : "", c->name, s->l->local, s->peer, helo, addr, to,
 	    (unsigned long long)m->size, m->sha256, s->tls ? s->tls_version : "none",
 	    s->tls ? s->cipher : "-", s->sni[0] != '\0' ? s->sni : "-",
 	    s->tls ? (s->ehlo_after_tls ? "yes" : "no") : "-",
@@ -564,56 +600,80 @@ sink_finish_message(struct sink_session *s)
 	sink_set_state(s, SINK_S_READY);
 }
 
+/* The next line (with its LF) into s->line; its length, 0 for none yet, -1 too long. */
+static ssize_t
+sink_next_line(struct sink_session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr	eol;
+	size_t			eollen, bound, len;
+
+	bound = s->state == SINK_S_DATA ? SINK_DATA_MAX : SINK_CMD_MAX;
+	eol = evbuffer_search_eol(in, NULL, &eollen, EVBUFFER_EOL_LF);
+	if (eol.pos == -1)
+		return evbuffer_get_length(in) <= bound ? 0 : -1;
+	len = (size_t)eol.pos + 1;
+	if (len > bound)
+		return -1;
+	if (len + 1 > s->linecap) {
+		s->linecap = len + 1 > 1024 ? len + 1 : 1024;
+		free(s->line);
+		s->line = xmalloc(s->linecap);
+	}
+	if (evbuffer_remove(in, s->line, len) != (int)len)
+		fatalx("sink_next_line: evbuffer_remove");
+	s->line[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Every complete line; -1 when the session is gone. */
+static int
+sink_read_lines(struct sink_session *s, struct evbuffer *in)
+{
+	ssize_t len;
+
+	while (s->state != SINK_S_CLOSING && s->state != SINK_S_TLS) {
+		if (s->state == SINK_S_ABORT) {
+			if (evbuffer_get_length(in) == 0)
+				return 0;
+			sink_log(s, "tls aborted after %zu bytes of the ClientHello",
+			    evbuffer_get_length(in));
+			lab_ev_drain(in);
+			sink_free(s);
+			return -1;
+		}
+		if ((len = sink_next_line(s, in)) == 0)
+			return 0;
+		if (len == -1) {
+			sink_log(s, "line longer than %d bytes",
+			    s->state == SINK_S_DATA ? SINK_DATA_MAX : SINK_CMD_MAX);
+			sink_reply(s, "500 5.5.6 Line too long");
+			sink_close(s);
+			return 0;
+		}
+		if (s->state == SINK_S_DATA) {
+			if (sink_msg_line(&s->msg, s->line, (size_t)len) == 1)
+				sink_finish_message(s);
+		} else
+			sink_command(s, s->line, (size_t)len);
+	}
+	return 0;
+}
+
 static void
 sink_on_read(struct bufferevent *bev, void *arg)
 {
 	struct sink_session	*s = arg;
 	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 eol;
-	size_t			 eollen, bound, len;
-	char			*line;
 
 	if (s->state == SINK_S_CLOSING || s->freeing) {
 		lab_ev_drain(in);
 		return;
 	}
-	while (s->state != SINK_S_CLOSING && s->state != SINK_S_TLS) {
-		if (s->state == SINK_S_ABORT) {
-			if (evbuffer_get_length(in) == 0)
-				return;
-			sink_log(s, "tls aborted after %zu bytes of the ClientHello",
-			    evbuffer_get_length(in));
-			lab_ev_drain(in);
-			sink_free(s);
-			return;
-		}
-		bound = s->state == SINK_S_DATA ? SINK_DATA_MAX : SINK_CMD_MAX;
-		eol = evbuffer_search_eol(in, NULL, &eollen, EVBUFFER_EOL_LF);
-		if (eol.pos == -1) {
-			if (evbuffer_get_length(in) <= bound)
-				return;
-			len = bound + 1;
-		} else
-			len = (size_t)eol.pos + 1;
-		if (len > bound) {
-			sink_log(s, "line longer than %zu bytes", bound);
-			sink_reply(s, "500 5.5.6 Line too long");
-			sink_close(s);
-			return;
-		}
-		line = xmalloc(len + 1);
-		if (evbuffer_remove(in, line, len) != (int)len)
-			fatalx("sink_on_read: evbuffer_remove");
-		line[len] = '\0';
-		if (s->state == SINK_S_DATA) {
-			if (sink_msg_line(&s->msg, line, len) == 1)
-				sink_finish_message(s);
-		} else
-			sink_command(s, line, len);
-		free(line);
-		if (s->state == SINK_S_CLOSING)
-			return;
-	}
+	s->batching = 1;
+	if (sink_read_lines(s, in) == -1)
+		return;
+	if (s->batching)
+		sink_flush(s);
 }
 
 static void
@@ -706,8 +766,11 @@ sink_session_start(struct sink_listener *l, evutil_socket_t fd, const struct soc
 	s->id = ++l->srv->nconn;
 	s->state = SINK_S_INIT;
 	netaddr_format(peer, s->peer, sizeof(s->peer));
+	if ((s->pending = evbuffer_new()) == NULL)
+		fatalx("sink_session_start: evbuffer_new");
 	s->bev = bufferevent_socket_new(l->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
+		evbuffer_free(s->pending);
 		log_warnx("conn=%lu: cannot make a bufferevent", s->id);
 		close(fd);
 		free(s);

@@ -19,6 +19,8 @@ struct sink_server {
 	const char		*spool;
 	struct lab_rec		*log;		/* session events */
 	struct lab_rec		*index;		/* SPOOL/index: one line per message */
+	int			 logging;	/* log is a file: format its lines */
+	int			 keep_files;	/* each message in SPOOL/msg-ID.eml */
 	unsigned long		 nconn;
 	unsigned long		 nmsg;
 };

@@ -146,12 +146,49 @@ test_smuggling(void)
 	}
 }
 
+/* "record index": no file, the same counts and digest as with one. */
+static void
+test_no_file(void)
+{
+	static const char	 text[] = "Subject: a\r\n\r\nb\nc\r\n..d\r\n.\r\n";
+	struct sink_msg		 m;
+	struct run		 r;
+	char			*final = tmpname("nofile");
+	const char		*p = text, *lf;
+	size_t			 len;
+	int			 ended = 0;
+
+	feed(text, 1000, &r);
+	if (sink_msg_open(&m, NULL, 1000) == -1) {
+		printf("Bail out! sink_msg_open without a file\n");
+		exit(1);
+	}
+	while (*p != '\0' && !ended) {
+		lf = strchr(p, '\n');
+		len = (size_t)(lf - p) + 1;
+		ended = sink_msg_line(&m, p, len);
+		p += len;
+	}
+	ok(ended && m.size == r.size && m.bare_lf == r.bare_lf,
+	    "without a file: the end, size and bare LF count as with one");
+	is_int(sink_msg_commit(&m, final), 0, "without a file: committed");
+	is_str(m.sha256, r.sha256, "without a file: the digest of the text a file would hold");
+	ok(access(final, F_OK) == -1, "without a file: nothing written");
+	free(final);
+	if (sink_msg_open(&m, NULL, 5) == -1)
+		exit(1);
+	(void)sink_msg_line(&m, "0123456789\r\n", 12);
+	(void)sink_msg_line(&m, ".\r\n", 3);
+	is_int(sink_msg_commit(&m, "unused"), -1, "without a file: over the size cap, refused");
+}
+
 int
 main(void)
 {
 	struct run	r;
 
 	test_smuggling();
+	test_no_file();
 
 	feed("Subject: a\r\n\r\nbody\r\n.\r\n", 1000, &r);
 	is_int(r.ended, 4, "H1: CRLF.CRLF ends the message");

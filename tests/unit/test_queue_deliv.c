@@ -537,11 +537,59 @@ test_reopen(void)
 	qf_fini(&f);
 }
 
+/*
+ * Many claims given back in any order (the spool keeps given-back claims
+ * marked until half are such, then removes them): each is due again once,
+ * the others stay claimed, and the count in delivery is always right.
+ */
+static void
+test_many_claims(void)
+{
+	enum { N = 200 };
+	static char	ids[N][QUEUE_ID_MAX], again[N][QUEUE_ID_MAX];
+	struct qf	f;
+	struct queue_delivery_stats st;
+	time_t		now = time(NULL);
+	size_t		i, n, released = 0, bad = 0;
+
+	if (qf_init(&f, LIFE, sched, 3) == -1)
+		fatalx("spool");
+	for (i = 0; i < N; i++)
+		if (qf_submit(&f, ids[i], "s@example.test", two, 1, BODY, now) != QUEUE_OK)
+			fatalx("submit");
+	now = time(NULL);
+	is_int(take(&f, now + 1, again, N), N, "claims: every message taken");
+	/* every other one from the front, then every third from the back */
+	for (i = 0; i < N; i += 2, released++)
+		if (queue_release_claim(f.q, ids[i]) != QUEUE_OK)
+			bad++;
+	for (i = N; i >= 6; i -= 6, released++)
+		if (queue_release_claim(f.q, ids[i - 1]) != QUEUE_OK)
+			bad++;
+	is_int(bad, 0, "claims: each given back once");
+	is_int(queue_release_claim(f.q, ids[0]), QUEUE_ENOENT,
+	    "claims: a claim given back is not claimed any more");
+	queue_delivery_stats(f.q, &st);
+	is_int(st.in_delivery, N - released, "claims: the count in delivery");
+	n = take(&f, now + 1, again, N);
+	is_int(n, released, "claims: exactly the ones given back are due again");
+	for (i = 0, bad = 0; i < n; i++)
+		if (queue_release_claim(f.q, again[i]) != QUEUE_OK ||
+		    queue_release_claim(f.q, again[i]) != QUEUE_ENOENT)
+			bad++;
+	is_int(bad, 0, "claims: taken again, each is claimed once");
+	is_int(take(&f, now + 1, again, N), released, "claims: due again after that");
+	queue_delivery_stats(f.q, &st);
+	is_int(st.in_delivery, N, "claims: all in delivery again");
+	qf_fini(&f);
+}
+
 int
 main(void)
 {
 	log_init("test_queue_deliv", LOG_DEST_STDERR, LOG_LVL_WARN);
 	test_take();
+	test_many_claims();
 	test_mark();
 	test_delivered();
 	test_deferred();
