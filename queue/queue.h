@@ -261,6 +261,18 @@ enum queue_status queue_record_attempt(struct queue *, const char *id,
 		    const struct queue_rcpt_result *, size_t n, time_t now);
 
 /*
+ * Before the attempt of a claimed message is over: record recipients that
+ * were delivered (every result's state DELIVERED, else QUEUE_EINVAL), with
+ * the same durability as queue_record_attempt, so a crash while other
+ * recipients are still being tried does not deliver these again. The claim,
+ * the schedule and the other recipients are left as they are;
+ * queue_record_attempt ends the attempt later and must not name them again.
+ * QUEUE_ENOENT: the message was deleted meanwhile.
+ */
+enum queue_status queue_record_delivered(struct queue *, const char *id,
+		    const struct queue_rcpt_result *, size_t n);
+
+/*
  * 1 when m has outlived the lifetime at now: a recipient deferred by an
  * attempt at now bounces (5.4.7). Such an attempt is the last one, so
  * before it reports MTA-STS failures the orchestrator re-checks the TXT id

@@ -412,6 +412,60 @@ queue_record_attempt(struct queue *q, const char *id,
 	return s;
 }
 
+static int
+delivered_fn(struct queue *q, DB_TXN *txn, void *arg)
+{
+	struct attempt_ctx	*ac = arg;
+	int			 r;
+
+	attempt_reset(ac);
+	r = queue_msg_get(q, txn, ac->id, DB_RMW, &ac->m);
+	if (r == DB_NOTFOUND) {
+		ac->missing = 1;
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	ac->remote = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->remote));
+	ac->marks = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->marks));
+	apply_results(ac);
+	return queue_msg_put(q, txn, ac->m);
+}
+
+enum queue_status
+queue_record_delivered(struct queue *q, const char *id,
+    const struct queue_rcpt_result *res, size_t n)
+{
+	struct attempt_ctx	ac;
+	enum queue_status	s;
+	size_t			i;
+
+	for (i = 0; i < n; i++)
+		if (res[i].state != QUEUE_RCPT_DELIVERED) {
+			log_warnx("queue: id=%s queue_record_delivered: recipient %zu "
+			    "is not delivered", id, res[i].rcpt);
+			return QUEUE_EINVAL;
+		}
+	memset(&ac, 0, sizeof(ac));
+	ac.id = id;
+	ac.res = res;
+	ac.n = n;
+	/* as queue_record_attempt: in the log file at commit */
+	s = queue_txn_run(q, delivered_fn, &ac, DB_TXN_WRITE_NOSYNC);
+	if (s == QUEUE_OK && ac.missing)
+		s = QUEUE_ENOENT;
+	else if (s == QUEUE_OK) {
+		for (i = 0; i < ac.m->nrcpts; i++)
+			if (ac.marks[i] & R_TOUCHED)
+				q->dstats.delivered++;
+		queue_store_flush_soon(q);
+	} else
+		log_warnx("queue: id=%s delivered recipients not recorded: %s", id,
+		    queue_strstatus(s));
+	attempt_reset(&ac);
+	return s;
+}
+
 int
 queue_expired(struct queue *q, const struct queue_msg_info *m, time_t now)
 {

@@ -165,6 +165,7 @@ msg_free(struct delivery *d, struct dlv_msg *m)
 	free(m->reasons);
 	free(m->remotes);
 	free(m->res);
+	free(m->recorded);
 	if (m->body != NULL)
 		evbuffer_free(m->body);
 	free(m);
@@ -180,7 +181,7 @@ msg_finish(struct delivery *d, struct dlv_msg *m)
 
 	out = xreallocarray(NULL, m->info->nrcpts + 1, sizeof(*out));
 	for (i = 0; i < m->info->nrcpts; i++) {
-		if (m->res[i].state == QUEUE_RCPT_PENDING)
+		if (m->res[i].state == QUEUE_RCPT_PENDING || m->recorded[i])
 			continue;
 		out[n] = m->res[i];
 		out[n].reason = m->reasons[i];
@@ -206,6 +207,41 @@ msg_finish(struct delivery *d, struct dlv_msg *m)
 	msg_free(d, m);
 }
 
+/*
+ * A group is over while others of its message go on (a slow domain): its
+ * delivered recipients go to the spool now, so a crash before the message's
+ * attempt ends does not deliver them again.
+ */
+static void
+record_delivered(struct delivery *d, struct dlv_msg *m, struct dlv_group *g)
+{
+	struct queue_rcpt_result	*out;
+	enum queue_status		 st;
+	size_t				 i, r, n = 0;
+
+	out = xreallocarray(NULL, g->nrcpts + 1, sizeof(*out));
+	for (i = 0; i < g->nrcpts; i++) {
+		r = g->rcpt_idx[i];
+		if (m->res[r].state != QUEUE_RCPT_DELIVERED || m->recorded[r])
+			continue;
+		out[n] = m->res[r];
+		out[n].reason = m->reasons[r];
+		out[n].remote_mta = m->remotes[r];
+		n++;
+	}
+	if (n > 0 && (st = queue_record_delivered(d->q, m->id, out, n)) == QUEUE_OK) {
+		for (i = 0; i < g->nrcpts; i++) {
+			r = g->rcpt_idx[i];
+			if (m->res[r].state == QUEUE_RCPT_DELIVERED && !m->recorded[r]) {
+				m->recorded[r] = 1;
+				d->st.delivered++;
+			}
+		}
+	}
+	/* otherwise (deleted, storage trouble) they go with the attempt */
+	free(out);
+}
+
 void
 dlv_group_done(struct dlv_group *g)
 {
@@ -213,6 +249,8 @@ dlv_group_done(struct dlv_group *g)
 	struct dlv_msg		*m = g->msg;
 	struct dlv_domain	*dom = g->dom;
 
+	if (m->left > 1)
+		record_delivered(d, m, g);
 	dlv_attempt_cancel(g);
 	dlv_transition(g, DLV_G_DONE);
 	dom->progress_ms = strutil_now_ms();
@@ -404,6 +442,7 @@ msg_load(struct delivery *d, const char *id)
 	strutil_lcpy(m->id, id, sizeof(m->id));
 	n = info->nrcpts + 1;
 	m->res = xcalloc(n, sizeof(*m->res));
+	m->recorded = xcalloc(n, sizeof(*m->recorded));
 	m->reasons = xcalloc(n, sizeof(*m->reasons));
 	m->remotes = xcalloc(n, sizeof(*m->remotes));
 	TAILQ_INSERT_TAIL(&d->msgs, m, entry);

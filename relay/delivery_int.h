@@ -85,6 +85,7 @@ struct dlv_msg {
 	struct dlv_group	**groups;
 	size_t			 ngroups, left;
 	struct queue_rcpt_result *res;		/* per recipient; state PENDING: none */
+	unsigned char		*recorded;	/* per recipient: delivered, in the spool */
 	char			**reasons, **remotes;
 	uint64_t		 start_ms;
 };

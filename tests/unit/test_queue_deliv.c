@@ -163,6 +163,47 @@ test_delivered(void)
 	qf_fini(&f);
 }
 
+/* A group delivered while others of the message go on: recorded at once. */
+static void
+test_delivered_early(void)
+{
+	struct qf		 f;
+	char			 id[QUEUE_ID_MAX], ids[4][QUEUE_ID_MAX];
+	time_t			 now = time(NULL);
+	struct queue_rcpt_result d1 = { 0, QUEUE_RCPT_DELIVERED, "250 2.0.0 Ok: queued as X1",
+		    "mx.d1.test[192.0.2.25]" };
+	struct queue_rcpt_result bad = { 1, QUEUE_RCPT_DEFERRED, "451 4.4.1 x", NULL };
+	struct queue_rcpt_result d2 = { 1, QUEUE_RCPT_DELIVERED, "250 2.0.0 Ok", NULL };
+	struct queue_msg_info	*m;
+	struct queue_delivery_stats st;
+
+	if (qf_init(&f, LIFE, sched, 3) == -1)
+		fatalx("spool");
+	qf_submit(&f, id, "s@example.test", two, 2, BODY, now);
+	is_int(take(&f, time(NULL), ids, 4), 1, "early: taken");
+	is_int(queue_record_delivered(f.q, id, &bad, 1), QUEUE_EINVAL,
+	    "early: only delivered recipients are recorded early");
+	is_int(queue_record_delivered(f.q, id, &d1, 1), QUEUE_OK,
+	    "early: the first domain's recipient recorded while the second is tried");
+	m = qf_info(&f, id);
+	ok(m != NULL && m->rcpts[0].state == QUEUE_RCPT_DELIVERED &&
+	    m->rcpts[0].attempts == 1 && m->rcpts[1].state == QUEUE_RCPT_PENDING,
+	    "early: a@d1.test delivered in the spool, b@d2.test still pending");
+	queue_info_free(m);
+	queue_delivery_stats(f.q, &st);
+	is_int(st.in_delivery, 1, "early: the claim is kept");
+	is_int(take(&f, time(NULL), ids, 4), 0, "early: the message is not due twice");
+	/* a restart here would deliver b@d2.test only: msg_todo skips a@d1.test */
+	m = attempt(&f, id, &d2, 1, now, QUEUE_OK, "early: the attempt ends with the rest");
+	ok(m == NULL, "early: every recipient delivered: removed");
+	queue_info_free(m);
+	queue_delivery_stats(f.q, &st);
+	is_int(st.delivered, 2, "early: two delivered in all, each counted once");
+	is_int(queue_record_delivered(f.q, id, &d1, 1), QUEUE_ENOENT,
+	    "early: a message gone is QUEUE_ENOENT");
+	qf_fini(&f);
+}
+
 /* Deferred: rescheduled by the retry schedule, within +-10%. */
 static void
 test_deferred(void)
@@ -592,6 +633,7 @@ main(void)
 	test_many_claims();
 	test_mark();
 	test_delivered();
+	test_delivered_early();
 	test_deferred();
 	test_seed();
 	test_expiry();
