@@ -452,6 +452,18 @@ smtp_parse_mail(const char *arg, struct smtp_mail *m)
 	return mailbox(inner, ilen, m->smtputf8, 0, m->addr);
 }
 
+int
+smtp_parse_same_rcpt(const char *a, const char *b)
+{
+	const char	*ata = strrchr(a, '@'), *atb = strrchr(b, '@');
+
+	/* the domain has no '@', so the last one ends the local part */
+	if (ata == NULL || atb == NULL)
+		return strcmp(a, b) == 0;
+	return ata - a == atb - b && memcmp(a, b, (size_t)(ata - a)) == 0 &&
+	    strcasecmp(ata + 1, atb + 1) == 0;
+}
+
 enum smtp_perr
 smtp_parse_rcpt(const char *arg, int smtputf8, const char *hostname, struct smtp_rcpt *r)
 {

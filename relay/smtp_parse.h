@@ -84,6 +84,13 @@ enum smtp_perr	smtp_parse_mail(const char *arg, struct smtp_mail *);
 enum smtp_perr	smtp_parse_rcpt(const char *arg, int smtputf8,
 		    const char *hostname, struct smtp_rcpt *);
 
+/*
+ * Two recipients as stored by smtp_parse_rcpt() name the same mailbox:
+ * local parts equal octet for octet, domains equal ignoring ASCII case
+ * (RFC 5321 2.4: only the local part may be case-sensitive).
+ */
+int		smtp_parse_same_rcpt(const char *, const char *);
+
 /* Domain syntax: LDH labels (U-labels when utf8), or an address literal when literal_ok. */
 int		smtp_parse_domain_ok(const char *, size_t, int utf8, int literal_ok);
 /* Well-formed UTF-8, no overlongs, no surrogates. */

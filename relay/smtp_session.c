@@ -223,6 +223,7 @@ smtp_session_reset(struct smtp_session *s)
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = 0;
+	s->nrcpt_cmds = 0;
 	if (s->body != NULL)
 		evbuffer_free(s->body);
 	s->body = NULL;

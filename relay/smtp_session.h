@@ -81,8 +81,9 @@ struct smtp_session {
 	/* the transaction */
 	char			 id[QUEUE_ID_MAX];
 	char			*sender;
-	char			**rcpts;
+	char			**rcpts;		/* distinct recipients */
 	size_t			 nrcpts;
+	size_t			 nrcpt_cmds;	/* RCPTs answered 250, repeats too */
 	struct evbuffer		*body;		/* only during DATA and COMMIT */
 	struct smtp_data	*data;		/* only during DATA */
 	uint64_t		 data_size;	/* octets received in DATA */

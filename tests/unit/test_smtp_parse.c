@@ -231,6 +231,34 @@ test_lengths(void)
 }
 
 static void
+test_same_rcpt(void)
+{
+	static const struct {
+		const char	*a, *b;
+		int		 same;
+		const char	*rule;
+	} t[] = {
+		{ "u@b.test", "u@b.test", 1, "the same address" },
+		{ "u@b.test", "u@B.TEST", 1, "RFC 5321 2.4: domains compare without case" },
+		{ "u@b.test", "U@b.test", 0, "RFC 5321 2.4: the local part keeps its case" },
+		{ "u@b.test", "u@b.test2", 0, "different domains" },
+		{ "u@b.test", "uu@b.test", 0, "local part a prefix of the other" },
+		{ "\"a@b\"@c.test", "\"a@b\"@C.test", 1, "quoted local part holding '@'" },
+		{ "\"a@b\"@c.test", "\"a@B\"@c.test", 0, "quoted local part keeps its case" },
+		{ "postmaster@relay.test", "postmaster@RELAY.test", 1, "postmaster" },
+		{ "u@b\xc3\xbc.test", "u@b\xc3\xbc.TEST", 1, "U-label domain, ASCII case" },
+	};
+	char	name[300];
+	size_t	i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(name, sizeof(name), "duplicate RCPT: %s: %s vs %s", t[i].rule, t[i].a, t[i].b);
+		is_int(smtp_parse_same_rcpt(t[i].a, t[i].b), t[i].same, name);
+		is_int(smtp_parse_same_rcpt(t[i].b, t[i].a), t[i].same, name);
+	}
+}
+
+static void
 test_replies(void)
 {
 	int		 code, e;
@@ -257,6 +285,7 @@ main(void)
 	test_mail();
 	test_rcpt();
 	test_lengths();
+	test_same_rcpt();
 	test_replies();
 	return tap_done();
 }

@@ -169,6 +169,73 @@ test_pipelining(void)
 }
 
 static void
+test_duplicate_rcpts(void)
+{
+	static const struct {
+		const char	*cmd;
+		int		 code;
+	} t[] = {
+		{ "RCPT TO:<r@b.test>", 250 },
+		{ "RCPT TO:<r@B.TEST>", 250 },		/* the domain in another case */
+		{ "RCPT TO: <r@b.test>", 250 },		/* a blank before the path */
+		{ "RCPT TO:<R@b.test>", 250 },		/* another local part */
+		{ "RCPT TO:<postmaster>", 250 },
+		{ "RCPT TO:<postmaster@relay.test>", 250 },
+		{ "RCPT TO:<postmaster@RELAY.test>", 250 },
+		/* no DSN offered (EHLO), so no ORCPT: nothing to compare */
+		{ "RCPT TO:<r@b.test> ORCPT=rfc822;r@b.test", 555 },
+		{ "rcpt to:<r@b.test>", 250 },		/* 8th RCPT answered 250 */
+		{ "RCPT TO:<new@b.test>", 452 },	/* over recipient_limit = 8 */
+	};
+	struct h_conn	c;
+	struct h_msg	*m;
+	char		name[200];
+	size_t		i;
+	int		n250 = 0, code;
+
+	h_config(&hs.cfg);
+	hs.cfg.recipient_limit = 8;
+	start();
+	open_session(&c);
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "MAIL");
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		code = h_cmd(&c, t[i].cmd);
+		n250 += code == 250;
+		snprintf(name, sizeof(name), "duplicate RCPT: %s answered %d", t[i].cmd, t[i].code);
+		is_int(code, t[i].code, name);
+	}
+	is_int(n250, 8, "duplicate RCPT: every repeat is answered 250 (as Postfix does)");
+	ok(strstr(c.reply, "452 4.5.3") != NULL,
+	    "H6: recipient_limit counts every RCPT answered 250, repeats too");
+	is_int(h_cmd(&c, "DATA"), 354, "DATA");
+	h_sends(&c, "Subject: dup\r\n\r\nx\r\n.\r\n");
+	is_int(h_reply(&c), 250, "message taken");
+	is_int(h_nmsgs(&hs), 1, "one message stored");
+	m = &hs.q.msgs[0];
+	is_int(m->nrcpts, 3, "duplicate RCPT: the spool record holds each recipient once");
+	ok(m->nrcpts == 3 && strcmp(m->rcpts[0], "r@b.test") == 0 &&
+	    strcmp(m->rcpts[1], "R@b.test") == 0 &&
+	    strcmp(m->rcpts[2], "postmaster@relay.test") == 0,
+	    "duplicate RCPT: the first spelling is kept, in order; local parts keep their case");
+
+	/* a single recipient named twice is one recipient: Received: says for <...> */
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "MAIL");
+	is_int(h_cmd(&c, "RCPT TO:<one@b.test>"), 250, "RCPT");
+	is_int(h_cmd(&c, "RCPT TO:<one@B.test>"), 250, "the same RCPT again");
+	is_int(h_cmd(&c, "DATA"), 354, "DATA");
+	h_sends(&c, "x\r\n.\r\n");
+	is_int(h_reply(&c), 250, "message taken");
+	ok(h_nmsgs(&hs) == 2 && hs.q.msgs[1].nrcpts == 1 &&
+	    strstr(hs.q.msgs[1].body, "\tfor <one@b.test>; ") != NULL,
+	    "duplicate RCPT: one recipient stored, Received: names it");
+	/* a new transaction starts its count and its list afresh */
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "MAIL");
+	is_int(h_cmd(&c, "RCPT TO:<one@b.test>"), 250, "a recipient of the last message is new again");
+	h_close(&c);
+	h_stop(&hs);
+}
+
+static void
 test_limits(void)
 {
 	struct h_conn	c;
@@ -457,6 +524,7 @@ main(void)
 {
 	test_basics();
 	test_pipelining();
+	test_duplicate_rcpts();
 	test_limits();
 	test_h2();
 	test_relay_and_loops();
