@@ -211,7 +211,7 @@ cmd_mail(struct smtp_session *s, const char *arg)
 	const char		*status, *text;
 	int			 code;
 
-	if ((e = smtp_parse_mail(arg, &m)) != SMTP_PERR_OK) {
+	if ((e = smtp_parse_mail(arg, (s->flags & SMTP_F_EHLO) != 0, &m)) != SMTP_PERR_OK) {
 		smtp_perr_reply(e, &code, &status, &text);
 		smtp_session_reply(s, code, status, "%s", text);
 		smtp_cmd_error(s);

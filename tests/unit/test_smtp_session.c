@@ -235,6 +235,50 @@ test_duplicate_rcpts(void)
 	h_stop(&hs);
 }
 
+/* RFC 5321 3.3, 4.1.1.11: no extension parameters in a session begun with HELO. */
+static void
+test_helo_params(void)
+{
+	static const char *const refused[] = {
+		"MAIL FROM:<s@a.test> SIZE=100",
+		"MAIL FROM:<s@a.test> BODY=8BITMIME",
+		"MAIL FROM:<s@a.test> SMTPUTF8",
+		"MAIL FROM:<s@a.test> AUTH=<>",
+	};
+	struct h_conn	c;
+	char		name[200];
+	size_t		i;
+
+	h_config(&hs.cfg);
+	start();
+	ok(h_connect(&c, hs.port, NULL) == 0 && h_reply(&c) == 220, "connect");
+	is_int(h_cmd(&c, "HELO client.test"), 250, "HELO");
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(name, sizeof(name), "RFC 5321 4.1.1.11: after HELO, %s is 555 5.5.4",
+		    refused[i]);
+		ok(h_cmd(&c, refused[i]) == 555 && strstr(c.reply, "555 5.5.4") != NULL, name);
+	}
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "after HELO, MAIL without parameters is 250");
+	ok(h_cmd(&c, "RCPT TO:<r@b.test> NOTIFY=NEVER") == 555 &&
+	    strstr(c.reply, "555 5.5.4") != NULL, "after HELO, a RCPT parameter is 555 5.5.4");
+	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 250, "RCPT without parameters");
+	is_int(h_cmd(&c, "DATA"), 354, "DATA");
+	h_sends(&c, "x\r\n.\r\n");
+	is_int(h_reply(&c), 250, "a plain SMTP message is taken");
+	ok(h_nmsgs(&hs) == 1 && hs.q.msgs[0].flags == 0 &&
+	    strstr(hs.q.msgs[0].body, " with SMTP id ") != NULL,
+	    "stored without 8BITMIME/SMTPUTF8, Received: says with SMTP");
+	is_int(h_cmd(&c, "EHLO client.test"), 250, "EHLO in the same session");
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test> SIZE=100 BODY=8BITMIME"), 250,
+	    "after EHLO the same parameters are taken");
+	is_int(h_cmd(&c, "RSET"), 250, "RSET");
+	is_int(h_cmd(&c, "HELO client.test"), 250, "HELO again");
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test> SIZE=100"), 555,
+	    "a HELO after EHLO takes the extensions away again");
+	h_close(&c);
+	h_stop(&hs);
+}
+
 static void
 test_limits(void)
 {
@@ -525,6 +569,7 @@ main(void)
 	test_basics();
 	test_pipelining();
 	test_duplicate_rcpts();
+	test_helo_params();
 	test_limits();
 	test_h2();
 	test_relay_and_loops();
