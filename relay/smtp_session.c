@@ -70,6 +70,7 @@ static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
 static void	session_on_deadline(evutil_socket_t, short, void *);
 static void	session_on_lifetime(evutil_socket_t, short, void *);
+static void	resume_input(struct smtp_session *);
 
 const char *
 smtp_strstate(enum smtp_state st)
@@ -487,9 +488,55 @@ line_started(struct smtp_session *s, struct evbuffer *in)
 		deadline_arm(s, s->srv->cfg->timeout_command * 1000);
 }
 
+/*
+ * The client half-closed (EOF) and what it sent is processed: once its
+ * replies are written, close. A reply still to come (the queue's commit,
+ * a password check) is waited for: a client that shuts down its side
+ * right after the final dot still gets its 250 (or 4xx) and does not send
+ * the message again.
+ */
+static void
+eof_done(struct smtp_session *s)
+{
+	struct evbuffer *in, *out;
+
+	if (s->bev == NULL || s->srv == NULL)
+		return;
+	switch (s->state) {
+	case SMTP_S_COMMIT:
+	case SMTP_S_AUTH_VERIFY:
+	case SMTP_S_CLOSING:
+		return;
+	default:
+		break;
+	}
+	in = bufferevent_get_input(s->bev);
+	out = bufferevent_get_output(s->bev);
+	/* commands held back until the client reads its replies (session_write) */
+	if (evbuffer_get_length(in) != 0 && evbuffer_get_length(out) > SMTP_WRITE_HIWAT)
+		return;
+	if (s->state != SMTP_S_INIT && s->state != SMTP_S_HELO)
+		log_info("%s: lost connection in state %s", s->addr, smtp_strstate(s->state));
+	smtp_session_transition(s, SMTP_S_CLOSING);
+	if (evbuffer_get_length(out) == 0) {
+		smtp_session_destroy(s);
+		return;
+	}
+	if (bufferevent_enable(s->bev, EV_WRITE) != 0)
+		log_warnx("%s: cannot write", s->addr);
+}
+
 /* Process what is buffered, in order, as far as the state allows (pipelining). */
 void
 smtp_session_resume(struct smtp_session *s)
+{
+	resume_input(s);
+	if (s->flags & SMTP_F_EOF)
+		eof_done(s);
+}
+
+static void
+resume_input(struct smtp_session *s)
 {
 	struct evbuffer	*in;
 
@@ -621,6 +668,20 @@ session_event(struct bufferevent *bev, short what, void *arg)
 			smtp_session_destroy(s);
 		else
 			smtp_session_close_reply(s, 421, "4.4.2", "Timeout, closing connection");
+		return;
+	}
+	/*
+	 * A half-close, or a close we cannot tell from one: answer what was
+	 * sent, the end of DATA included, then close (eof_done). The message
+	 * stays stored whether the client reads its 250 or not.
+	 */
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    s->state != SMTP_S_TLS && s->state != SMTP_S_TLS_WAIT) {
+		log_debug("%s: EOF in state %s", s->addr, smtp_strstate(s->state));
+		s->flags |= SMTP_F_EOF;
+		if (bufferevent_disable(bev, EV_READ) != 0)
+			log_warnx("%s: cannot stop reading", s->addr);
+		smtp_session_resume(s);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {

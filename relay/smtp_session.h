@@ -53,6 +53,7 @@ enum smtp_state {
 #define SMTP_F_8BIT		0x40	/* BODY=8BITMIME */
 #define SMTP_F_UTF8		0x80	/* SMTPUTF8 */
 #define SMTP_F_EXPIRED		0x100	/* session lifetime over: 421 when idle */
+#define SMTP_F_EOF		0x200	/* the client sent its last octet (half-close) */
 
 /* RFC 4954 4: a base64 response to a 334 may be up to 12288 octets. */
 #define SMTP_AUTH_RESPONSE_MAX	12288
@@ -126,6 +127,10 @@ void		 smtp_session_raw(struct smtp_session *, const char *line);
 void		 smtp_session_close_reply(struct smtp_session *, int code, const char *status,
 		    const char *text);
 void		 smtp_session_starttls(struct smtp_session *);
+/*
+ * Go on with buffered input; after the client's EOF, close once what it
+ * sent is answered. May free the session: call it last.
+ */
 void		 smtp_session_resume(struct smtp_session *);
 void		 smtp_session_destroy(struct smtp_session *);
 void		 smtp_session_reset(struct smtp_session *);

@@ -3,6 +3,8 @@
  * queue: greeting, EHLO, transactions, pipelining, limits, every H2 variant,
  * relay access, timeouts, connection limits, Received: and loop detection.
  */
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +460,102 @@ test_queue_failures(void)
 	h_stop(&hs);
 }
 
+/* Send MAIL RCPT DATA and read their three replies; 0 when they are 250 250 354. */
+static int
+begin_data(struct h_conn *c)
+{
+	int a, b, d;
+
+	if (h_sends(c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<r@b.test>\r\nDATA\r\n") != 0)
+		return -1;
+	a = h_reply(c);
+	b = h_reply(c);
+	d = h_reply(c);
+	return a == 250 && b == 250 && d == 354 ? 0 : -1;
+}
+
+/*
+ * A client that shuts down its sending side (shutdown(SHUT_WR)) right after
+ * the final dot, while the commit is in flight, still gets its 250: without
+ * it, it would take the message for lost and send it again.
+ */
+static void
+test_half_close(void)
+{
+	struct linger	lg = { 1, 0 };
+	struct h_conn	c;
+	int		codes[4];
+
+	h_config(&hs.cfg);
+	start();
+	hs.q.delay_ms = 300;
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "x\r\n.\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "final dot, then shutdown(SHUT_WR) while the commit is in flight");
+	is_int(h_reply(&c), 250, "half-close after the dot: the 250 still comes");
+	ok(strstr(c.reply, "250 2.0.0 Ok: queued as TEST") != NULL, "half-close: it names the queue id");
+	ok(h_eof(&c), "half-close: then the server closes");
+	is_int(h_nmsgs(&hs), 1, "half-close: the message is stored");
+	ok(h_wait_sessions(&hs, 0, 5000), "half-close: the session is gone");
+	h_close(&c);
+
+	/* commands pipelined after the dot are answered too, in order */
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "y\r\n.\r\nNOOP\r\nQUIT\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "dot, NOOP, QUIT, then shutdown(SHUT_WR)");
+	codes[0] = h_reply(&c);
+	codes[1] = h_reply(&c);
+	codes[2] = h_reply(&c);
+	ok(codes[0] == 250 && codes[1] == 250 && codes[2] == 221,
+	    "half-close with pipelined commands: 250 250 221");
+	ok(h_eof(&c), "then closed");
+	is_int(h_nmsgs(&hs), 2, "the second message is stored");
+	h_close(&c);
+
+	/* commands without a commit: every one answered before the close */
+	hs.q.delay_ms = 0;
+	open_session(&c);
+	ok(h_sends(&c, "NOOP\r\nRSET\r\nNOOP\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "NOOP RSET NOOP, then shutdown(SHUT_WR)");
+	codes[0] = h_reply(&c);
+	codes[1] = h_reply(&c);
+	codes[2] = h_reply(&c);
+	ok(codes[0] == 250 && codes[1] == 250 && codes[2] == 250,
+	    "half-close: all three answered");
+	ok(h_eof(&c), "then closed");
+	h_close(&c);
+
+	/* half-close in the middle of the message: nothing stored */
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "partial\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "half a message, then shutdown(SHUT_WR)");
+	ok(h_eof(&c), "half-close in DATA: closed");
+	is_int(h_nmsgs(&hs), 2, "half-close in DATA: nothing stored");
+	h_close(&c);
+
+	/* a client that closes fully (reset) during the commit loses nothing */
+	hs.q.delay_ms = 300;
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "z\r\n.\r\n") == 0 &&
+	    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "final dot");
+	h_close(&c);	/* SO_LINGER 0: the close is a reset */
+	ok(h_wait_sessions(&hs, 0, 5000), "reset during the commit: the session is gone");
+	is_int(h_nmsgs(&hs), 3, "reset during the commit: the message stays stored");
+
+	/* closed fully (FIN) during the commit: the 250 goes nowhere, nothing is lost */
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "w\r\n.\r\n") == 0, "final dot");
+	h_close(&c);
+	ok(h_wait_sessions(&hs, 0, 5000), "close during the commit: the session is gone");
+	is_int(h_nmsgs(&hs), 4, "close during the commit: the message stays stored");
+	h_stop(&hs);
+}
+
 static void
 test_timeouts_and_limits(void)
 {
@@ -574,6 +672,7 @@ main(void)
 	test_h2();
 	test_relay_and_loops();
 	test_queue_failures();
+	test_half_close();
 	test_timeouts_and_limits();
 	test_stop();
 	test_ipv6();
