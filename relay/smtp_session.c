@@ -30,6 +30,9 @@
 #define SMTP_READ_HIWAT		(16 * 1024)
 /* Replies not yet taken by the client: stop reading commands beyond this. */
 #define SMTP_WRITE_HIWAT	(16 * 1024)
+/* A reply line without its CRLF, and the text in it (RFC 5321 4.5.3.1.5: 512 with CRLF). */
+#define SMTP_REPLY_MAX		599
+#define SMTP_REPLY_TEXT_MAX	511
 /* AUTH responses may be longer than a command line (RFC 4954 4); CRLF included. */
 #define SMTP_AUTH_LINE_MAX	(SMTP_AUTH_RESPONSE_MAX + 2)
 
@@ -107,6 +110,10 @@ set_timeouts(struct smtp_session *s)
 	if (s->bev == NULL || s->srv == NULL)
 		return;
 	t = state_timeout(s->srv->cfg, s->state);
+	/* MAIL -> RCPT -> ... keep theirs: resetting costs a timer update per event */
+	if (t == s->idle_timeout)
+		return;
+	s->idle_timeout = t;
 	tv.tv_sec = (time_t)t;
 	tv.tv_usec = 0;
 	if (bufferevent_set_timeouts(s->bev, t ? &tv : NULL, t ? &tv : NULL) != 0)
@@ -174,30 +181,64 @@ smtp_session_waiting(const struct smtp_session *s)
 	return states[s->state].deadline == DL_LINE;
 }
 
-void
-smtp_session_raw(struct smtp_session *s, const char *line)
+/* Queue one reply line; the CRLF is added here. */
+static void
+queue_line(struct smtp_session *s, char *line, size_t len)
 {
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("%s: >>> %.*s", s->addr, (int)len, line);
 	if (s->bev == NULL)
 		return;
-	if (evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n", line) == -1)
+	line[len] = '\r';
+	line[len + 1] = '\n';
+	if (evbuffer_add(bufferevent_get_output(s->bev), line, len + 2) != 0)
 		log_warnx("%s: cannot queue reply", s->addr);
 }
 
 void
+smtp_session_raw(struct smtp_session *s, const char *text)
+{
+	char	line[SMTP_REPLY_MAX + 2];
+	size_t	len = strlen(text);
+
+	if (len > SMTP_REPLY_MAX)
+		len = SMTP_REPLY_MAX;
+	memcpy(line, text, len);
+	queue_line(s, line, len);
+}
+
+/* One formatting pass: "code status text" straight into the line. */
+void
 smtp_session_reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
 {
-	char	text[512], line[600];
+	char	line[SMTP_REPLY_MAX + 2];
+	size_t	len = 0, room;
 	va_list	ap;
+	int	n;
 
+	if (code < 200 || code > 599)
+		fatalx("smtp_session_reply: code %d", code);
+	line[len++] = (char)('0' + code / 100);
+	line[len++] = (char)('0' + code / 10 % 10);
+	line[len++] = (char)('0' + code % 10);
+	line[len++] = ' ';
+	if (status != NULL) {
+		n = (int)strnlen(status, 16);
+		memcpy(line + len, status, (size_t)n);
+		len += (size_t)n;
+		line[len++] = ' ';
+	}
+	/* the text, as before, at most 511 octets */
+	room = SMTP_REPLY_MAX + 1 - len;
+	if (room > SMTP_REPLY_TEXT_MAX + 1)
+		room = SMTP_REPLY_TEXT_MAX + 1;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	n = vsnprintf(line + len, room, fmt, ap);
 	va_end(ap);
-	if (status != NULL)
-		snprintf(line, sizeof(line), "%d %s %s", code, status, text);
-	else
-		snprintf(line, sizeof(line), "%d %s", code, text);
-	log_debug("%s: >>> %s", s->addr, line);
-	smtp_session_raw(s, line);
+	if (n < 0)
+		n = 0;
+	len += (size_t)n < room ? (size_t)n : room - 1;
+	queue_line(s, line, len);
 }
 
 void
@@ -237,6 +278,7 @@ smtp_session_reset(struct smtp_session *s)
 static int
 setup_bev(struct smtp_session *s)
 {
+	s->idle_timeout = UINT64_MAX;	/* a new bufferevent has none */
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_READ_HIWAT);
 	return bufferevent_enable(s->bev, EV_READ | EV_WRITE);
@@ -394,6 +436,8 @@ static int
 read_line(struct smtp_session *s, struct evbuffer *in)
 {
 	struct evbuffer_ptr	 eol;
+	struct evbuffer_iovec	 v;
+	const char		*first, *nl;
 	char			 line[SMTP_AUTH_LINE_MAX + 1];
 	size_t			 eol_len, limit, len;
 	int			 auth;
@@ -401,16 +445,24 @@ read_line(struct smtp_session *s, struct evbuffer *in)
 	auth = s->state == SMTP_S_AUTH_PLAIN || s->state == SMTP_S_AUTH_USER ||
 	    s->state == SMTP_S_AUTH_PASS;
 	limit = auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX;
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-	if (eol.pos == -1) {
-		/* H6: over the limit before the line ends: throw it away */
-		if (evbuffer_get_length(in) > limit) {
-			s->flags |= SMTP_F_DISCARD;
-			evbuffer_drain(in, evbuffer_get_length(in));
+	/* most lines are whole in the first chunk: no search across chunks, no second copy */
+	first = NULL;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
+	    (nl = memchr(v.iov_base, '\n', v.iov_len)) != NULL) {
+		first = v.iov_base;
+		len = (size_t)(nl - first) + 1;
+	} else {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			/* H6: over the limit before the line ends: throw it away */
+			if (evbuffer_get_length(in) > limit) {
+				s->flags |= SMTP_F_DISCARD;
+				evbuffer_drain(in, evbuffer_get_length(in));
+			}
+			return 0;
 		}
-		return 0;
+		len = (size_t)eol.pos + 1;
 	}
-	len = (size_t)eol.pos + 1;
 	deadline_clear(s);	/* the line is whole */
 	if ((s->flags & SMTP_F_DISCARD) || len > limit) {
 		s->flags &= ~(uint32_t)SMTP_F_DISCARD;
@@ -427,7 +479,11 @@ read_line(struct smtp_session *s, struct evbuffer *in)
 		smtp_cmd_error(s);
 		return 1;
 	}
-	if (evbuffer_remove(in, line, len) != (int)len)
+	if (first != NULL) {
+		memcpy(line, first, len);
+		if (evbuffer_drain(in, len) != 0)
+			fatalx("read_line: evbuffer_drain failed");
+	} else if (evbuffer_remove(in, line, len) != (int)len)
 		fatalx("read_line: evbuffer_remove short");
 	line[len] = '\0';
 	if (len < 2 || line[len - 2] != '\r') {

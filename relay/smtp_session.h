@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include <stdint.h>
+#include <time.h>
 
 #include "queue/queue.h"
 #include "relay/config.h"
@@ -75,6 +76,7 @@ struct smtp_session {
 	char			*auth_user;
 	const char		*auth_mech;	/* while in AUTH_VERIFY */
 	struct auth_job		*auth_job;	/* while in AUTH_VERIFY */
+	uint64_t		 idle_timeout;	/* as set on bev; UINT64_MAX: not yet */
 	struct event		*deadline;	/* line or DATA deadline */
 	struct event		*lifetime;	/* session lifetime */
 	uint64_t		 deadline_start;	/* ms: DATA began */
@@ -113,6 +115,9 @@ struct smtp_server {
 	TAILQ_HEAD(, smtp_session) sessions;
 	struct smtp_client_count *clients[SMTP_CLIENT_BUCKETS];
 	struct smtp_server_stats stats;
+	/* the Received: date, formatted once per second */
+	time_t			 date_sec;
+	char			 date[40];
 };
 
 /* smtp_session.c */
