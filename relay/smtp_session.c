@@ -74,6 +74,8 @@ static void	session_event(struct bufferevent *, short, void *);
 static void	session_on_deadline(evutil_socket_t, short, void *);
 static void	session_on_lifetime(evutil_socket_t, short, void *);
 static void	resume_input(struct smtp_session *);
+static void	session_flush(evutil_socket_t, short, void *);
+static void	want_write(struct smtp_session *);
 
 const char *
 smtp_strstate(enum smtp_state st)
@@ -247,8 +249,7 @@ smtp_session_close_reply(struct smtp_session *s, int code, const char *status, c
 	smtp_session_reply(s, code, status, "%s", text);
 	if (s->bev != NULL && bufferevent_disable(s->bev, EV_READ) != 0)
 		log_warnx("%s: cannot stop reading", s->addr);
-	if (s->bev != NULL && bufferevent_enable(s->bev, EV_WRITE) != 0)
-		log_warnx("%s: cannot write", s->addr);
+	want_write(s);
 	smtp_session_transition(s, SMTP_S_CLOSING);
 }
 
@@ -275,12 +276,57 @@ smtp_session_reset(struct smtp_session *s)
 	s->flags &= ~(uint32_t)(SMTP_F_8BIT | SMTP_F_UTF8);
 }
 
+/*
+ * Replies of a plaintext session are written by session_flush(), once per
+ * pass of the event loop, straight to the socket: libevent's write event
+ * is enabled only when the socket takes less than all, so a reply costs no
+ * epoll_ctl to arm and disarm it (four per message before).
+ */
+static void
+on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (info->n_added > 0 && s->flush != NULL)
+		event_active(s->flush, EV_TIMEOUT, 1);
+}
+
+/* Replies queued without a flush: let libevent write them (TLS, EOF, close). */
+static void
+want_write(struct smtp_session *s)
+{
+	if (s->bev != NULL && s->flush == NULL && bufferevent_enable(s->bev, EV_WRITE) != 0)
+		log_warnx("%s: cannot write", s->addr);
+}
+
+/* Stop writing replies ourselves: before the bufferevent goes (TLS, close). */
+static void
+direct_stop(struct smtp_session *s)
+{
+	if (s->out_cb != NULL && s->bev != NULL &&
+	    evbuffer_remove_cb_entry(bufferevent_get_output(s->bev), s->out_cb) != 0)
+		log_warnx("%s: cannot remove the output callback", s->addr);
+	s->out_cb = NULL;
+	if (s->flush != NULL)
+		event_free(s->flush);
+	s->flush = NULL;
+}
+
 static int
 setup_bev(struct smtp_session *s)
 {
 	s->idle_timeout = UINT64_MAX;	/* a new bufferevent has none */
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_READ_HIWAT);
+	if (s->flush != NULL) {
+		if ((s->out_cb = evbuffer_add_cb(bufferevent_get_output(s->bev), on_output,
+		    s)) == NULL)
+			return -1;
+		/* a new bufferevent has EV_WRITE enabled */
+		if (bufferevent_disable(s->bev, EV_WRITE) != 0)
+			return -1;
+		return bufferevent_enable(s->bev, EV_READ);
+	}
 	return bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -304,7 +350,8 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, soc
 	s->state = SMTP_S_INIT;
 	lifetime.tv_sec = (time_t)srv->tune.session_lifetime;
 	lifetime.tv_usec = 0;
-	if ((s->bev = bufferevent_socket_new(srv->base, fd, 0)) == NULL ||
+	if ((s->flush = event_new(srv->base, -1, 0, session_flush, s)) == NULL ||
+	    (s->bev = bufferevent_socket_new(srv->base, fd, 0)) == NULL ||
 	    setup_bev(s) != 0 ||
 	    (s->deadline = evtimer_new(srv->base, session_on_deadline, s)) == NULL ||
 	    (s->lifetime = evtimer_new(srv->base, session_on_lifetime, s)) == NULL ||
@@ -328,6 +375,7 @@ close_conn(struct smtp_session *s)
 	if (s->lifetime != NULL)
 		event_free(s->lifetime);
 	s->lifetime = NULL;
+	direct_stop(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -390,6 +438,7 @@ begin_tls(struct smtp_session *s)
 		smtp_session_destroy(s);
 		return;
 	}
+	direct_stop(s);
 	bufferevent_free(s->bev);
 	s->bev = NULL;
 	bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
@@ -578,8 +627,7 @@ eof_done(struct smtp_session *s)
 		smtp_session_destroy(s);
 		return;
 	}
-	if (bufferevent_enable(s->bev, EV_WRITE) != 0)
-		log_warnx("%s: cannot write", s->addr);
+	want_write(s);
 }
 
 /* Process what is buffered, in order, as far as the state allows (pipelining). */
@@ -631,6 +679,19 @@ session_read(struct bufferevent *bev, void *arg)
 	smtp_session_resume(arg);
 }
 
+/* Every reply is on the wire: what waited for that. */
+static void
+output_drained(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_CLOSING)
+		smtp_session_destroy(s);
+	else if (s->state == SMTP_S_TLS_WAIT)
+		begin_tls(s);
+	else
+		smtp_session_resume(s);
+}
+
+/* libevent wrote what session_flush() could not, or a TLS session's replies. */
 static void
 session_write(struct bufferevent *bev, void *arg)
 {
@@ -638,12 +699,43 @@ session_write(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (s->state == SMTP_S_CLOSING)
-		smtp_session_destroy(s);
-	else if (s->state == SMTP_S_TLS_WAIT)
-		begin_tls(s);
-	else
-		smtp_session_resume(s);
+	if (s->flush != NULL && bufferevent_disable(bev, EV_WRITE) != 0)
+		log_warnx("%s: cannot stop writing", s->addr);
+	output_drained(s);
+}
+
+/* The replies of this pass of the loop, straight to the socket (on_output). */
+static void
+session_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session	*s = arg;
+	struct evbuffer		*out;
+	int			 n, saved;
+
+	if (s->bev == NULL || s->fd == -1)
+		return;
+	out = bufferevent_get_output(s->bev);
+	/* libevent is writing already (the socket blocked): session_write follows */
+	if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(s->bev) & EV_WRITE))
+		return;
+	/* a bufferevent's output is frozen at its start but while it writes */
+	if (evbuffer_unfreeze(out, 1) != 0)
+		fatalx("session_flush: evbuffer_unfreeze failed");
+	n = evbuffer_write(out, s->fd);
+	saved = errno;
+	if (evbuffer_freeze(out, 1) != 0)
+		fatalx("session_flush: evbuffer_freeze failed");
+	if (n == -1 && saved != EAGAIN && saved != EINTR) {
+		errno = saved;
+		session_event(s->bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING, s);
+		return;
+	}
+	if (evbuffer_get_length(out) != 0) {
+		if (bufferevent_enable(s->bev, EV_WRITE) != 0)
+			log_warnx("%s: cannot write", s->addr);
+		return;
+	}
+	output_drained(s);
 }
 
 /* DATA may take timeout_data plus a second per data_min_rate octets received. */

@@ -24,6 +24,7 @@ struct auth_job;
 struct auth_worker;
 struct bufferevent;
 struct event;
+struct evbuffer_cb_entry;
 struct evconnlistener;
 struct auth;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -77,6 +78,9 @@ struct smtp_session {
 	const char		*auth_mech;	/* while in AUTH_VERIFY */
 	struct auth_job		*auth_job;	/* while in AUTH_VERIFY */
 	uint64_t		 idle_timeout;	/* as set on bev; UINT64_MAX: not yet */
+	/* plaintext: replies written straight to fd, EV_WRITE only when it blocks */
+	struct event		*flush;
+	struct evbuffer_cb_entry *out_cb;
 	struct event		*deadline;	/* line or DATA deadline */
 	struct event		*lifetime;	/* session lifetime */
 	uint64_t		 deadline_start;	/* ms: DATA began */
