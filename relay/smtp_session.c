@@ -438,6 +438,13 @@ begin_tls(struct smtp_session *s)
 		smtp_session_destroy(s);
 		return;
 	}
+	/*
+	 * A client that shuts down its side after the final dot, without a
+	 * close_notify, is at EOF, not in error: its reply can still be sent
+	 * (eof_done). SMTP marks its own ends (the dot, QUIT), so a truncated
+	 * stream is noticed without TLS's help.
+	 */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	direct_stop(s);
 	bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -595,10 +602,10 @@ line_started(struct smtp_session *s, struct evbuffer *in)
 
 /*
  * The client half-closed (EOF) and what it sent is processed: once its
- * replies are written, close. A reply still to come (the queue's commit,
- * a password check) is waited for: a client that shuts down its side
- * right after the final dot still gets its 250 (or 4xx) and does not send
- * the message again.
+ * replies are written, close. The queue's commit is waited for: a client
+ * that shuts down its side right after the final dot still gets its 250
+ * (or 4xx) and does not send the message again. A password check is not:
+ * it is dropped with the session, as when the client resets.
  */
 static void
 eof_done(struct smtp_session *s)
@@ -609,8 +616,12 @@ eof_done(struct smtp_session *s)
 		return;
 	switch (s->state) {
 	case SMTP_S_COMMIT:
-	case SMTP_S_AUTH_VERIFY:
 	case SMTP_S_CLOSING:
+		return;
+	case SMTP_S_AUTH_VERIFY:
+		/* not the password check: a client that left must not keep the threads busy */
+		log_info("%s: lost connection in state %s", s->addr, smtp_strstate(s->state));
+		smtp_session_destroy(s);
 		return;
 	default:
 		break;
