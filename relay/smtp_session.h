@@ -1,7 +1,8 @@
 /*
  * smtp_session.h: internals shared by the SMTP server's files:
  * smtp_server.c (listeners, limits, shutdown), smtp_session.c (I/O, states,
- * timeouts and deadlines, STARTTLS), smtp_cmd.c (the command table),
+ * timeouts and deadlines, STARTTLS), smtp_reply.c (reply lines),
+ * smtp_cmd.c (the command table),
  * smtp_commit.c (end of DATA) and smtp_auth.c (AUTH, checked by
  * auth_worker.c off the loop). Not for use outside the SMTP server (the
  * unit test harness peeks at buffer sizes).
@@ -124,7 +125,7 @@ struct smtp_server {
 	char			 date[40];
 };
 
-/* smtp_session.c */
+/* smtp_session.c (smtp_session_reply, _raw: smtp_reply.c) */
 const char	*smtp_strstate(enum smtp_state);
 void		 smtp_session_new(struct smtp_server *, int fd, const struct sockaddr *,
 		    socklen_t);
