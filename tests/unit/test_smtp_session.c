@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
@@ -51,6 +52,24 @@ transaction(struct h_conn *c, const char *body, size_t len)
 	if (h_send(c, body, len) != 0)
 		return -1;
 	return h_reply(c);
+}
+
+/* "; Sun, 22 Nov 2026 11:40:00 +0000\r\n" ends the Received: header, within a second of now */
+static int
+received_date_ok(const char *msg)
+{
+	const char	*p = strstr(msg, "; "), *end;
+	struct tm	 tm;
+	time_t		 t, now = time(NULL);
+
+	if (p == NULL || (end = strstr(p, "\r\n")) == NULL || end - p < 31)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(p + 2, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (end == NULL || strncmp(end, "\r\n", 2) != 0)
+		return 0;
+	t = timegm(&tm) - tm.tm_gmtoff;
+	return t <= now && now - t <= 5;
 }
 
 static void
@@ -110,6 +129,7 @@ test_basics(void)
 	    "with ESMTP id TEST", 76) == 0, "H10: Received: header first");
 	ok(strstr(m, "\tfor <r@b.test>; ") != NULL, "Received: names the single recipient");
 	ok(strstr(m, "\r\nSubject: hi\r\n\r\n.dot\r\nbody\r\n") != NULL, "body unstuffed");
+	ok(received_date_ok(m), "H10: Received: ends in an RFC 5322 date (cached per second)");
 	is_str(hs.q.msgs[0].sender, "a@b.test", "envelope sender");
 	is_int(hs.q.msgs[0].flags, QUEUE_F_8BITMIME, "BODY=8BITMIME flag");
 	/* H8: a next hop must learn of 8-bit text the client did not declare */
