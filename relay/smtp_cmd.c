@@ -211,7 +211,7 @@ cmd_mail(struct smtp_session *s, const char *arg)
 	const char		*status, *text;
 	int			 code;
 
-	if ((e = smtp_parse_mail(arg, &m)) != SMTP_PERR_OK) {
+	if ((e = smtp_parse_mail(arg, (s->flags & SMTP_F_EHLO) != 0, &m)) != SMTP_PERR_OK) {
 		smtp_perr_reply(e, &code, &status, &text);
 		smtp_session_reply(s, code, status, "%s", text);
 		smtp_cmd_error(s);
@@ -233,6 +233,21 @@ cmd_mail(struct smtp_session *s, const char *arg)
 	smtp_session_reply(s, 250, "2.1.0", "Ok");
 }
 
+/*
+ * A recipient already in the transaction is answered 250 again but kept
+ * once, or it would be delivered twice (Postfix does the same).
+ */
+static int
+known_rcpt(const struct smtp_session *s, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		if (smtp_parse_same_rcpt(s->rcpts[i], addr))
+			return 1;
+	return 0;
+}
+
 static void
 cmd_rcpt(struct smtp_session *s, const char *arg)
 {
@@ -242,8 +257,13 @@ cmd_rcpt(struct smtp_session *s, const char *arg)
 	const char		*status, *text;
 	int			 code;
 
-	/* H6: at least 100 recipients, the excess gets 452 4.5.3 */
-	if (s->nrcpts >= cfg->recipient_limit) {
+	/*
+	 * H6: at least 100 recipients, the excess gets 452 4.5.3. The limit
+	 * counts every RCPT answered 250, repeats included (as Postfix's
+	 * smtpd_recipient_limit does): what bounds a transaction is the
+	 * commands a client may send, whatever we make of them.
+	 */
+	if (s->nrcpt_cmds >= cfg->recipient_limit) {
 		smtp_session_reply(s, 452, "4.5.3", "Too many recipients");
 		return;
 	}
@@ -262,8 +282,13 @@ cmd_rcpt(struct smtp_session *s, const char *arg)
 		smtp_cmd_error(s);
 		return;
 	}
-	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(*s->rcpts));
-	s->rcpts[s->nrcpts++] = xstrdup(r.addr);
+	s->nrcpt_cmds++;
+	if (known_rcpt(s, r.addr))
+		log_debug("%s: duplicate recipient <%s> taken once", s->id, r.addr);
+	else {
+		s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(*s->rcpts));
+		s->rcpts[s->nrcpts++] = xstrdup(r.addr);
+	}
 	smtp_session_transition(s, SMTP_S_RCPT);
 	smtp_session_reply(s, 250, "2.1.5", "Ok");
 }

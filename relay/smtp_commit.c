@@ -18,6 +18,7 @@
 #include "common/strutil.h"
 #include "queue/queue.h"
 #include "relay/config.h"
+#include "relay/smtp_parse.h"
 #include "relay/smtp_session.h"
 
 /* RFC 3848 / RFC 6531 protocol names for the "with" clause. */
@@ -39,24 +40,32 @@ protocol(const struct smtp_session *s)
 	return names[(s->flags & SMTP_F_UTF8) ? 1 : 0][i];
 }
 
-/* "[192.0.2.1]" or "[IPv6:2001:db8::1]" (RFC 5321 4.1.3) */
-static void
-tcp_info(const struct smtp_session *s, char *buf, size_t len)
+/* The RFC 5322 date of now, formatted once per second for all sessions. */
+static const char *
+received_date(struct smtp_server *srv, time_t now)
 {
-	char host[NETADDR_STRLEN];
+	struct tm tm;
 
-	netaddr_format_host((const struct sockaddr *)&s->ss, host, sizeof(host));
-	snprintf(buf, len, "[%s%s]", s->ss.ss_family == AF_INET6 ? "IPv6:" : "", host);
+	if (srv->date[0] != '\0' && srv->date_sec == now)
+		return srv->date;
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0) {
+		srv->date[0] = '\0';
+		return NULL;
+	}
+	srv->date_sec = now;
+	return srv->date;
 }
 
+/* The Received: header (RFC 5321 4.4), put in front of the body in one piece. */
 static int
-add_received(const struct smtp_session *s, struct evbuffer *msg)
+add_received(struct smtp_session *s, struct evbuffer *msg, time_t now)
 {
-	char		 date[64], info[NETADDR_STRLEN + 8], helo[256];
+	char		 hdr[2048], tls[160], helo[256], rcpt[SMTP_PATH_MAX + 16];
+	const char	*date;
 	SSL		*ssl;
-	struct tm	 tm;
-	time_t		 now = time(NULL);
 	size_t		 i;
+	int		 n;
 
 	/* the client's words go into a header: printable ASCII only */
 	strutil_lcpy(helo, s->helo != NULL ? s->helo : "", sizeof(helo));
@@ -64,26 +73,24 @@ add_received(const struct smtp_session *s, struct evbuffer *msg)
 		if ((unsigned char)helo[i] < 0x21 || (unsigned char)helo[i] > 0x7e ||
 		    helo[i] == '(' || helo[i] == ')')
 			helo[i] = '?';
-
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+	if ((date = received_date(s->srv, now)) == NULL)
 		return -1;
-	tcp_info(s, info, sizeof(info));
-	if (evbuffer_add_printf(msg, "Received: from %s (%s)\r\n", helo, info) == -1)
-		return -1;
+	tls[0] = '\0';
 	if ((s->flags & SMTP_F_TLS) && s->bev != NULL &&
-	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL &&
-	    evbuffer_add_printf(msg, "\t(using %s with cipher %s)\r\n", SSL_get_version(ssl),
-	    SSL_get_cipher_name(ssl)) == -1)
+	    (ssl = bufferevent_openssl_get_ssl(s->bev)) != NULL)
+		snprintf(tls, sizeof(tls), "\t(using %s with cipher %s)\r\n", SSL_get_version(ssl),
+		    SSL_get_cipher_name(ssl));
+	rcpt[0] = '\0';
+	if (s->nrcpts == 1)
+		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", s->rcpts[0]);
+	/* "[192.0.2.1]" or "[IPv6:2001:db8::1]" (RFC 5321 4.1.3) */
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s%s])\r\n%s"
+	    "\tby %s (stsrelay) with %s id %s%s; %s\r\n", helo,
+	    s->ss.ss_family == AF_INET6 ? "IPv6:" : "", s->addr_host, tls,
+	    s->srv->cfg->hostname, protocol(s), s->id, rcpt, date);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
 		return -1;
-	if (evbuffer_add_printf(msg, "\tby %s (stsrelay) with %s id %s",
-	    s->srv->cfg->hostname, protocol(s), s->id) == -1)
-		return -1;
-	if (s->nrcpts == 1 && evbuffer_add_printf(msg, "\r\n\tfor <%s>", s->rcpts[0]) == -1)
-		return -1;
-	if (evbuffer_add_printf(msg, "; %s\r\n", date) == -1)
-		return -1;
-	return 0;
+	return evbuffer_prepend(msg, hdr, (size_t)n);
 }
 
 static void
@@ -153,8 +160,8 @@ void
 smtp_cmd_data_end(struct smtp_session *s)
 {
 	struct queue_envelope	 env;
-	struct evbuffer		*msg;
 	enum smtp_data_result	 r = smtp_data_result(s->data);
+	time_t			 now = time(NULL);
 
 	s->data_size = s->data->size;
 	if (r != SMTP_DATA_OK) {
@@ -166,11 +173,8 @@ smtp_cmd_data_end(struct smtp_session *s)
 		s->flags |= SMTP_F_8BIT;
 	free(s->data);
 	s->data = NULL;
-	if ((msg = evbuffer_new()) == NULL || add_received(s, msg) != 0 ||
-	    evbuffer_add_buffer(msg, s->body) != 0)
+	if (add_received(s, s->body, now) != 0)
 		fatalx("smtp_cmd_data_end: cannot build the message");
-	evbuffer_free(s->body);
-	s->body = msg;
 	memset(&env, 0, sizeof(env));
 	env.id = s->id;
 	env.sender = s->sender;
@@ -181,7 +185,7 @@ smtp_cmd_data_end(struct smtp_session *s)
 	env.helo = s->helo;
 	env.client_addr = s->addr_host;
 	env.auth_user = (s->flags & SMTP_F_AUTH) ? s->auth_user : NULL;
-	env.arrival = time(NULL);
+	env.arrival = now;
 	smtp_session_transition(s, SMTP_S_COMMIT);
 	queue_submit(s->srv->queue, &env, s->body, on_commit, s);
 }

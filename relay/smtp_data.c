@@ -239,7 +239,8 @@ octet(struct stage *st, unsigned char c)
 static size_t
 content_span(const struct smtp_data *d, const unsigned char *p, size_t len)
 {
-	size_t	n, max = len;
+	const unsigned char	*e;
+	size_t			 n, max = len;
 
 	if (d->state != D_MID || (d->in_header && d->hdrmatch < HDRMATCH_DONE))
 		return 0;
@@ -255,10 +256,31 @@ content_span(const struct smtp_data *d, const unsigned char *p, size_t len)
 				max = (size_t)(d->size_limit - d->size);
 		}
 	}
-	for (n = 0; n < max; n++)
-		if (p[n] == '\r' || p[n] == '\n' || p[n] == '\0')
-			break;
+	/* memchr scans a word or a vector at a time: three passes beat one by octets */
+	n = max;
+	if ((e = memchr(p, '\r', n)) != NULL)
+		n = (size_t)(e - p);
+	if ((e = memchr(p, '\n', n)) != NULL)
+		n = (size_t)(e - p);
+	if ((e = memchr(p, '\0', n)) != NULL)
+		n = (size_t)(e - p);
 	return n;
+}
+
+/* Any octet over 127 in p[0..n) (H8)? Eight at a time. */
+static int
+has_8bit(const unsigned char *p, size_t n)
+{
+	uint64_t	w, acc = 0;
+	size_t		i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return (acc & 0x8080808080808080ULL) != 0;
 }
 
 /* n octets of plain content at once: what octet() does for each of them. */
@@ -266,12 +288,10 @@ static void
 content_run(struct stage *st, const unsigned char *p, size_t n)
 {
 	struct smtp_data	*d = st->d;
-	size_t			 i;
 
 	d->linelen += (uint32_t)n;
-	for (i = 0; !d->eightbit && i < n; i++)
-		if (p[i] >= 0x80)
-			d->eightbit = 1;	/* H8: undeclared 8-bit text */
+	if (!d->eightbit && has_8bit(p, n))
+		d->eightbit = 1;	/* H8: undeclared 8-bit text */
 	if (d->result != SMTP_DATA_OK)
 		return;
 	d->size += n;

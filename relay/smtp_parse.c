@@ -49,6 +49,8 @@ static const struct {
 	[SMTP_PERR_NEED_SMTPUTF8] =	{ 553, "5.6.7", "Non-ASCII address requires SMTPUTF8" },
 	[SMTP_PERR_PARAM_UNKNOWN] =	{ 555, "5.5.4", "Unsupported parameter" },
 	[SMTP_PERR_PARAM_VALUE] =	{ 501, "5.5.4", "Bad parameter value" },
+	[SMTP_PERR_PARAM_NO_EHLO] =	{ 555, "5.5.4",
+	    "MAIL parameters need a session that began with EHLO" },
 };
 
 const char *
@@ -386,9 +388,12 @@ mail_param(const char *kw, size_t klen, const char *val, size_t vlen,
 	return SMTP_PERR_OK;
 }
 
-/* " KEY=VALUE KEY ..." after the path; fn NULL: any parameter is unknown. */
+/*
+ * " KEY=VALUE KEY ..." after the path; m NULL: any parameter is unknown;
+ * esmtp 0 (HELO): any parameter is refused.
+ */
 static enum smtp_perr
-params(const char *p, struct smtp_mail *m)
+params(const char *p, struct smtp_mail *m, int esmtp)
 {
 	const char	*kw, *eq, *end;
 	unsigned	 seen = 0;
@@ -403,6 +408,8 @@ params(const char *p, struct smtp_mail *m)
 			return SMTP_PERR_OK;
 		if (m == NULL)
 			return SMTP_PERR_PARAM_UNKNOWN;
+		if (!esmtp)
+			return SMTP_PERR_PARAM_NO_EHLO;
 		kw = p;
 		end = strchr(p, ' ');
 		if (end == NULL)
@@ -434,7 +441,7 @@ prefix(const char *arg, const char *word)
 }
 
 enum smtp_perr
-smtp_parse_mail(const char *arg, struct smtp_mail *m)
+smtp_parse_mail(const char *arg, int esmtp, struct smtp_mail *m)
 {
 	const char	*p, *inner, *rest;
 	size_t		 ilen;
@@ -445,11 +452,23 @@ smtp_parse_mail(const char *arg, struct smtp_mail *m)
 		return SMTP_PERR_SYNTAX;
 	if ((rest = path_span(p, &inner, &ilen)) == NULL)
 		return SMTP_PERR_ADDR_SYNTAX;
-	if ((e = params(rest, m)) != SMTP_PERR_OK)
+	if ((e = params(rest, m, esmtp)) != SMTP_PERR_OK)
 		return e;
 	if (ilen == 0)
 		return SMTP_PERR_OK;	/* the null sender <> */
 	return mailbox(inner, ilen, m->smtputf8, 0, m->addr);
+}
+
+int
+smtp_parse_same_rcpt(const char *a, const char *b)
+{
+	const char	*ata = strrchr(a, '@'), *atb = strrchr(b, '@');
+
+	/* the domain has no '@', so the last one ends the local part */
+	if (ata == NULL || atb == NULL)
+		return strcmp(a, b) == 0;
+	return ata - a == atb - b && memcmp(a, b, (size_t)(ata - a)) == 0 &&
+	    strcasecmp(ata + 1, atb + 1) == 0;
 }
 
 enum smtp_perr
@@ -464,7 +483,7 @@ smtp_parse_rcpt(const char *arg, int smtputf8, const char *hostname, struct smtp
 		return SMTP_PERR_SYNTAX;
 	if ((rest = path_span(p, &inner, &ilen)) == NULL)
 		return SMTP_PERR_ADDR_SYNTAX;
-	if ((e = params(rest, NULL)) != SMTP_PERR_OK)
+	if ((e = params(rest, NULL, 1)) != SMTP_PERR_OK)
 		return e;
 	if (ilen == 0)
 		return SMTP_PERR_NULL_RCPT;

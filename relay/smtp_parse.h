@@ -48,6 +48,7 @@ enum smtp_perr {
 	SMTP_PERR_NEED_SMTPUTF8,	/* 553 5.6.7 non-ASCII without SMTPUTF8 */
 	SMTP_PERR_PARAM_UNKNOWN,	/* 555 5.5.4 */
 	SMTP_PERR_PARAM_VALUE,		/* 501 5.5.4 */
+	SMTP_PERR_PARAM_NO_EHLO,	/* 555 5.5.4 parameter after HELO, not EHLO */
 	SMTP_PERR_COUNT
 };
 
@@ -74,8 +75,12 @@ struct smtp_rcpt {
  * no argument and HELO, EHLO, MAIL, RCPT, AUTH carry one.
  */
 enum smtp_perr	smtp_parse_cmd(char *line, size_t len, struct smtp_cmd *);
-/* arg of MAIL: "FROM:<path> [params]". */
-enum smtp_perr	smtp_parse_mail(const char *arg, struct smtp_mail *);
+/*
+ * arg of MAIL: "FROM:<path> [params]". esmtp: the session began with EHLO;
+ * after HELO any parameter is refused (RFC 5321 3.3, 4.1.1.11: SMTP
+ * extensions exist only in a session that began with EHLO).
+ */
+enum smtp_perr	smtp_parse_mail(const char *arg, int esmtp, struct smtp_mail *);
 /*
  * arg of RCPT: "TO:<path>". smtputf8: the transaction said SMTPUTF8.
  * RCPT TO:<postmaster> (no domain, any case) is accepted and mapped to
@@ -83,6 +88,13 @@ enum smtp_perr	smtp_parse_mail(const char *arg, struct smtp_mail *);
  */
 enum smtp_perr	smtp_parse_rcpt(const char *arg, int smtputf8,
 		    const char *hostname, struct smtp_rcpt *);
+
+/*
+ * Two recipients as stored by smtp_parse_rcpt() name the same mailbox:
+ * local parts equal octet for octet, domains equal ignoring ASCII case
+ * (RFC 5321 2.4: only the local part may be case-sensitive).
+ */
+int		smtp_parse_same_rcpt(const char *, const char *);
 
 /* Domain syntax: LDH labels (U-labels when utf8), or an address literal when literal_ok. */
 int		smtp_parse_domain_ok(const char *, size_t, int utf8, int literal_ok);

@@ -4,7 +4,6 @@
  * state machine. What a command means lives in smtp_cmd.c.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +69,9 @@ static void	session_write(struct bufferevent *, void *);
 static void	session_event(struct bufferevent *, short, void *);
 static void	session_on_deadline(evutil_socket_t, short, void *);
 static void	session_on_lifetime(evutil_socket_t, short, void *);
+static void	resume_input(struct smtp_session *);
+static void	session_flush(evutil_socket_t, short, void *);
+static void	want_write(struct smtp_session *);
 
 const char *
 smtp_strstate(enum smtp_state st)
@@ -106,6 +108,10 @@ set_timeouts(struct smtp_session *s)
 	if (s->bev == NULL || s->srv == NULL)
 		return;
 	t = state_timeout(s->srv->cfg, s->state);
+	/* MAIL -> RCPT -> ... keep theirs: resetting costs a timer update per event */
+	if (t == s->idle_timeout)
+		return;
+	s->idle_timeout = t;
 	tv.tv_sec = (time_t)t;
 	tv.tv_usec = 0;
 	if (bufferevent_set_timeouts(s->bev, t ? &tv : NULL, t ? &tv : NULL) != 0)
@@ -174,39 +180,12 @@ smtp_session_waiting(const struct smtp_session *s)
 }
 
 void
-smtp_session_raw(struct smtp_session *s, const char *line)
-{
-	if (s->bev == NULL)
-		return;
-	if (evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n", line) == -1)
-		log_warnx("%s: cannot queue reply", s->addr);
-}
-
-void
-smtp_session_reply(struct smtp_session *s, int code, const char *status, const char *fmt, ...)
-{
-	char	text[512], line[600];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	if (status != NULL)
-		snprintf(line, sizeof(line), "%d %s %s", code, status, text);
-	else
-		snprintf(line, sizeof(line), "%d %s", code, text);
-	log_debug("%s: >>> %s", s->addr, line);
-	smtp_session_raw(s, line);
-}
-
-void
 smtp_session_close_reply(struct smtp_session *s, int code, const char *status, const char *text)
 {
 	smtp_session_reply(s, code, status, "%s", text);
 	if (s->bev != NULL && bufferevent_disable(s->bev, EV_READ) != 0)
 		log_warnx("%s: cannot stop reading", s->addr);
-	if (s->bev != NULL && bufferevent_enable(s->bev, EV_WRITE) != 0)
-		log_warnx("%s: cannot write", s->addr);
+	want_write(s);
 	smtp_session_transition(s, SMTP_S_CLOSING);
 }
 
@@ -223,6 +202,7 @@ smtp_session_reset(struct smtp_session *s)
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = 0;
+	s->nrcpt_cmds = 0;
 	if (s->body != NULL)
 		evbuffer_free(s->body);
 	s->body = NULL;
@@ -232,11 +212,57 @@ smtp_session_reset(struct smtp_session *s)
 	s->flags &= ~(uint32_t)(SMTP_F_8BIT | SMTP_F_UTF8);
 }
 
+/*
+ * Replies of a plaintext session are written by session_flush(), once per
+ * pass of the event loop, straight to the socket: libevent's write event
+ * is enabled only when the socket takes less than all, so a reply costs no
+ * epoll_ctl to arm and disarm it (four per message before).
+ */
+static void
+on_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (info->n_added > 0 && s->flush != NULL)
+		event_active(s->flush, EV_TIMEOUT, 1);
+}
+
+/* Replies queued without a flush: let libevent write them (TLS, EOF, close). */
+static void
+want_write(struct smtp_session *s)
+{
+	if (s->bev != NULL && s->flush == NULL && bufferevent_enable(s->bev, EV_WRITE) != 0)
+		log_warnx("%s: cannot write", s->addr);
+}
+
+/* Stop writing replies ourselves: before the bufferevent goes (TLS, close). */
+static void
+direct_stop(struct smtp_session *s)
+{
+	if (s->out_cb != NULL && s->bev != NULL &&
+	    evbuffer_remove_cb_entry(bufferevent_get_output(s->bev), s->out_cb) != 0)
+		log_warnx("%s: cannot remove the output callback", s->addr);
+	s->out_cb = NULL;
+	if (s->flush != NULL)
+		event_free(s->flush);
+	s->flush = NULL;
+}
+
 static int
 setup_bev(struct smtp_session *s)
 {
+	s->idle_timeout = UINT64_MAX;	/* a new bufferevent has none */
 	bufferevent_setcb(s->bev, session_read, session_write, session_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_READ_HIWAT);
+	if (s->flush != NULL) {
+		if ((s->out_cb = evbuffer_add_cb(bufferevent_get_output(s->bev), on_output,
+		    s)) == NULL)
+			return -1;
+		/* a new bufferevent has EV_WRITE enabled */
+		if (bufferevent_disable(s->bev, EV_WRITE) != 0)
+			return -1;
+		return bufferevent_enable(s->bev, EV_READ);
+	}
 	return bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
@@ -260,7 +286,8 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, soc
 	s->state = SMTP_S_INIT;
 	lifetime.tv_sec = (time_t)srv->tune.session_lifetime;
 	lifetime.tv_usec = 0;
-	if ((s->bev = bufferevent_socket_new(srv->base, fd, 0)) == NULL ||
+	if ((s->flush = event_new(srv->base, -1, 0, session_flush, s)) == NULL ||
+	    (s->bev = bufferevent_socket_new(srv->base, fd, 0)) == NULL ||
 	    setup_bev(s) != 0 ||
 	    (s->deadline = evtimer_new(srv->base, session_on_deadline, s)) == NULL ||
 	    (s->lifetime = evtimer_new(srv->base, session_on_lifetime, s)) == NULL ||
@@ -284,6 +311,7 @@ close_conn(struct smtp_session *s)
 	if (s->lifetime != NULL)
 		event_free(s->lifetime);
 	s->lifetime = NULL;
+	direct_stop(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -346,6 +374,14 @@ begin_tls(struct smtp_session *s)
 		smtp_session_destroy(s);
 		return;
 	}
+	/*
+	 * A client that shuts down its side after the final dot, without a
+	 * close_notify, is at EOF, not in error: its reply can still be sent
+	 * (eof_done). SMTP marks its own ends (the dot, QUIT), so a truncated
+	 * stream is noticed without TLS's help.
+	 */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	direct_stop(s);
 	bufferevent_free(s->bev);
 	s->bev = NULL;
 	bev = bufferevent_openssl_socket_new(s->srv->base, s->fd, ssl,
@@ -392,6 +428,8 @@ static int
 read_line(struct smtp_session *s, struct evbuffer *in)
 {
 	struct evbuffer_ptr	 eol;
+	struct evbuffer_iovec	 v;
+	const char		*first, *nl;
 	char			 line[SMTP_AUTH_LINE_MAX + 1];
 	size_t			 eol_len, limit, len;
 	int			 auth;
@@ -399,16 +437,24 @@ read_line(struct smtp_session *s, struct evbuffer *in)
 	auth = s->state == SMTP_S_AUTH_PLAIN || s->state == SMTP_S_AUTH_USER ||
 	    s->state == SMTP_S_AUTH_PASS;
 	limit = auth ? SMTP_AUTH_LINE_MAX : SMTP_LINE_MAX;
-	eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
-	if (eol.pos == -1) {
-		/* H6: over the limit before the line ends: throw it away */
-		if (evbuffer_get_length(in) > limit) {
-			s->flags |= SMTP_F_DISCARD;
-			evbuffer_drain(in, evbuffer_get_length(in));
+	/* most lines are whole in the first chunk: no search across chunks, no second copy */
+	first = NULL;
+	if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
+	    (nl = memchr(v.iov_base, '\n', v.iov_len)) != NULL) {
+		first = v.iov_base;
+		len = (size_t)(nl - first) + 1;
+	} else {
+		eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		if (eol.pos == -1) {
+			/* H6: over the limit before the line ends: throw it away */
+			if (evbuffer_get_length(in) > limit) {
+				s->flags |= SMTP_F_DISCARD;
+				evbuffer_drain(in, evbuffer_get_length(in));
+			}
+			return 0;
 		}
-		return 0;
+		len = (size_t)eol.pos + 1;
 	}
-	len = (size_t)eol.pos + 1;
 	deadline_clear(s);	/* the line is whole */
 	if ((s->flags & SMTP_F_DISCARD) || len > limit) {
 		s->flags &= ~(uint32_t)SMTP_F_DISCARD;
@@ -425,7 +471,11 @@ read_line(struct smtp_session *s, struct evbuffer *in)
 		smtp_cmd_error(s);
 		return 1;
 	}
-	if (evbuffer_remove(in, line, len) != (int)len)
+	if (first != NULL) {
+		memcpy(line, first, len);
+		if (evbuffer_drain(in, len) != 0)
+			fatalx("read_line: evbuffer_drain failed");
+	} else if (evbuffer_remove(in, line, len) != (int)len)
 		fatalx("read_line: evbuffer_remove short");
 	line[len] = '\0';
 	if (len < 2 || line[len - 2] != '\r') {
@@ -486,9 +536,58 @@ line_started(struct smtp_session *s, struct evbuffer *in)
 		deadline_arm(s, s->srv->cfg->timeout_command * 1000);
 }
 
+/*
+ * The client half-closed (EOF) and what it sent is processed: once its
+ * replies are written, close. The queue's commit is waited for: a client
+ * that shuts down its side right after the final dot still gets its 250
+ * (or 4xx) and does not send the message again. A password check is not:
+ * it is dropped with the session, as when the client resets.
+ */
+static void
+eof_done(struct smtp_session *s)
+{
+	struct evbuffer *in, *out;
+
+	if (s->bev == NULL || s->srv == NULL)
+		return;
+	switch (s->state) {
+	case SMTP_S_COMMIT:
+	case SMTP_S_CLOSING:
+		return;
+	case SMTP_S_AUTH_VERIFY:
+		/* not the password check: a client that left must not keep the threads busy */
+		log_info("%s: lost connection in state %s", s->addr, smtp_strstate(s->state));
+		smtp_session_destroy(s);
+		return;
+	default:
+		break;
+	}
+	in = bufferevent_get_input(s->bev);
+	out = bufferevent_get_output(s->bev);
+	/* commands held back until the client reads its replies (session_write) */
+	if (evbuffer_get_length(in) != 0 && evbuffer_get_length(out) > SMTP_WRITE_HIWAT)
+		return;
+	if (s->state != SMTP_S_INIT && s->state != SMTP_S_HELO)
+		log_info("%s: lost connection in state %s", s->addr, smtp_strstate(s->state));
+	smtp_session_transition(s, SMTP_S_CLOSING);
+	if (evbuffer_get_length(out) == 0) {
+		smtp_session_destroy(s);
+		return;
+	}
+	want_write(s);
+}
+
 /* Process what is buffered, in order, as far as the state allows (pipelining). */
 void
 smtp_session_resume(struct smtp_session *s)
+{
+	resume_input(s);
+	if (s->flags & SMTP_F_EOF)
+		eof_done(s);
+}
+
+static void
+resume_input(struct smtp_session *s)
 {
 	struct evbuffer	*in;
 
@@ -527,6 +626,19 @@ session_read(struct bufferevent *bev, void *arg)
 	smtp_session_resume(arg);
 }
 
+/* Every reply is on the wire: what waited for that. */
+static void
+output_drained(struct smtp_session *s)
+{
+	if (s->state == SMTP_S_CLOSING)
+		smtp_session_destroy(s);
+	else if (s->state == SMTP_S_TLS_WAIT)
+		begin_tls(s);
+	else
+		smtp_session_resume(s);
+}
+
+/* libevent wrote what session_flush() could not, or a TLS session's replies. */
 static void
 session_write(struct bufferevent *bev, void *arg)
 {
@@ -534,12 +646,43 @@ session_write(struct bufferevent *bev, void *arg)
 
 	if (evbuffer_get_length(bufferevent_get_output(bev)) != 0)
 		return;
-	if (s->state == SMTP_S_CLOSING)
-		smtp_session_destroy(s);
-	else if (s->state == SMTP_S_TLS_WAIT)
-		begin_tls(s);
-	else
-		smtp_session_resume(s);
+	if (s->flush != NULL && bufferevent_disable(bev, EV_WRITE) != 0)
+		log_warnx("%s: cannot stop writing", s->addr);
+	output_drained(s);
+}
+
+/* The replies of this pass of the loop, straight to the socket (on_output). */
+static void
+session_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session	*s = arg;
+	struct evbuffer		*out;
+	int			 n, saved;
+
+	if (s->bev == NULL || s->fd == -1)
+		return;
+	out = bufferevent_get_output(s->bev);
+	/* libevent is writing already (the socket blocked): session_write follows */
+	if (evbuffer_get_length(out) == 0 || (bufferevent_get_enabled(s->bev) & EV_WRITE))
+		return;
+	/* a bufferevent's output is frozen at its start but while it writes */
+	if (evbuffer_unfreeze(out, 1) != 0)
+		fatalx("session_flush: evbuffer_unfreeze failed");
+	n = evbuffer_write(out, s->fd);
+	saved = errno;
+	if (evbuffer_freeze(out, 1) != 0)
+		fatalx("session_flush: evbuffer_freeze failed");
+	if (n == -1 && saved != EAGAIN && saved != EINTR) {
+		errno = saved;
+		session_event(s->bev, BEV_EVENT_ERROR | BEV_EVENT_WRITING, s);
+		return;
+	}
+	if (evbuffer_get_length(out) != 0) {
+		if (bufferevent_enable(s->bev, EV_WRITE) != 0)
+			log_warnx("%s: cannot write", s->addr);
+		return;
+	}
+	output_drained(s);
 }
 
 /* DATA may take timeout_data plus a second per data_min_rate octets received. */
@@ -620,6 +763,20 @@ session_event(struct bufferevent *bev, short what, void *arg)
 			smtp_session_destroy(s);
 		else
 			smtp_session_close_reply(s, 421, "4.4.2", "Timeout, closing connection");
+		return;
+	}
+	/*
+	 * A half-close, or a close we cannot tell from one: answer what was
+	 * sent, the end of DATA included, then close (eof_done). The message
+	 * stays stored whether the client reads its 250 or not.
+	 */
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    s->state != SMTP_S_TLS && s->state != SMTP_S_TLS_WAIT) {
+		log_debug("%s: EOF in state %s", s->addr, smtp_strstate(s->state));
+		s->flags |= SMTP_F_EOF;
+		if (bufferevent_disable(bev, EV_READ) != 0)
+			log_warnx("%s: cannot stop reading", s->addr);
+		smtp_session_resume(s);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {

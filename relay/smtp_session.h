@@ -1,7 +1,8 @@
 /*
  * smtp_session.h: internals shared by the SMTP server's files:
  * smtp_server.c (listeners, limits, shutdown), smtp_session.c (I/O, states,
- * timeouts and deadlines, STARTTLS), smtp_cmd.c (the command table),
+ * timeouts and deadlines, STARTTLS), smtp_reply.c (reply lines),
+ * smtp_cmd.c (the command table),
  * smtp_commit.c (end of DATA) and smtp_auth.c (AUTH, checked by
  * auth_worker.c off the loop). Not for use outside the SMTP server (the
  * unit test harness peeks at buffer sizes).
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <stdint.h>
+#include <time.h>
 
 #include "queue/queue.h"
 #include "relay/config.h"
@@ -23,6 +25,7 @@ struct auth_job;
 struct auth_worker;
 struct bufferevent;
 struct event;
+struct evbuffer_cb_entry;
 struct evconnlistener;
 struct auth;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -53,6 +56,7 @@ enum smtp_state {
 #define SMTP_F_8BIT		0x40	/* BODY=8BITMIME */
 #define SMTP_F_UTF8		0x80	/* SMTPUTF8 */
 #define SMTP_F_EXPIRED		0x100	/* session lifetime over: 421 when idle */
+#define SMTP_F_EOF		0x200	/* the client sent its last octet (half-close) */
 
 /* RFC 4954 4: a base64 response to a 334 may be up to 12288 octets. */
 #define SMTP_AUTH_RESPONSE_MAX	12288
@@ -74,6 +78,10 @@ struct smtp_session {
 	char			*auth_user;
 	const char		*auth_mech;	/* while in AUTH_VERIFY */
 	struct auth_job		*auth_job;	/* while in AUTH_VERIFY */
+	uint64_t		 idle_timeout;	/* as set on bev; UINT64_MAX: not yet */
+	/* plaintext: replies written straight to fd, EV_WRITE only when it blocks */
+	struct event		*flush;
+	struct evbuffer_cb_entry *out_cb;
 	struct event		*deadline;	/* line or DATA deadline */
 	struct event		*lifetime;	/* session lifetime */
 	uint64_t		 deadline_start;	/* ms: DATA began */
@@ -81,8 +89,9 @@ struct smtp_session {
 	/* the transaction */
 	char			 id[QUEUE_ID_MAX];
 	char			*sender;
-	char			**rcpts;
+	char			**rcpts;		/* distinct recipients */
 	size_t			 nrcpts;
+	size_t			 nrcpt_cmds;	/* RCPTs answered 250, repeats too */
 	struct evbuffer		*body;		/* only during DATA and COMMIT */
 	struct smtp_data	*data;		/* only during DATA */
 	uint64_t		 data_size;	/* octets received in DATA */
@@ -111,9 +120,12 @@ struct smtp_server {
 	TAILQ_HEAD(, smtp_session) sessions;
 	struct smtp_client_count *clients[SMTP_CLIENT_BUCKETS];
 	struct smtp_server_stats stats;
+	/* the Received: date, formatted once per second */
+	time_t			 date_sec;
+	char			 date[40];
 };
 
-/* smtp_session.c */
+/* smtp_session.c (smtp_session_reply, _raw: smtp_reply.c) */
 const char	*smtp_strstate(enum smtp_state);
 void		 smtp_session_new(struct smtp_server *, int fd, const struct sockaddr *,
 		    socklen_t);
@@ -125,6 +137,10 @@ void		 smtp_session_raw(struct smtp_session *, const char *line);
 void		 smtp_session_close_reply(struct smtp_session *, int code, const char *status,
 		    const char *text);
 void		 smtp_session_starttls(struct smtp_session *);
+/*
+ * Go on with buffered input; after the client's EOF, close once what it
+ * sent is answered. May free the session: call it last.
+ */
 void		 smtp_session_resume(struct smtp_session *);
 void		 smtp_session_destroy(struct smtp_session *);
 void		 smtp_session_reset(struct smtp_session *);

@@ -71,6 +71,7 @@ queue_submit(struct queue *q, const struct queue_envelope *env, struct evbuffer 
 	struct pending	*p = xcalloc(1, sizeof(*p));
 	struct h_msg	*m;
 	struct timeval	 tv;
+	size_t		 i;
 
 	if (q->status == QUEUE_OK && q->nmsgs < H_MAX_MSGS) {
 		m = &q->msgs[q->nmsgs];
@@ -78,6 +79,9 @@ queue_submit(struct queue *q, const struct queue_envelope *env, struct evbuffer 
 		m->sender = xstrdup(env->sender);
 		m->rcpt0 = xstrdup(env->nrcpts > 0 ? env->rcpts[0] : "");
 		m->nrcpts = env->nrcpts;
+		m->rcpts = xcalloc(env->nrcpts + 1, sizeof(*m->rcpts));
+		for (i = 0; i < env->nrcpts; i++)
+			m->rcpts[i] = xstrdup(env->rcpts[i]);
 		m->flags = env->flags;
 		m->auth_user = env->auth_user != NULL ? xstrdup(env->auth_user) : NULL;
 		m->len = evbuffer_get_length(body);
@@ -331,7 +335,7 @@ h_free_server(struct h_server *h)
 void
 h_stop(struct h_server *h)
 {
-	size_t i;
+	size_t i, j;
 
 	h_call(h, free_server, h);
 	event_base_loopexit(h->base, NULL);
@@ -342,6 +346,9 @@ h_stop(struct h_server *h)
 	for (i = 0; i < h->q.nmsgs; i++) {
 		free(h->q.msgs[i].sender);
 		free(h->q.msgs[i].rcpt0);
+		for (j = 0; j < h->q.msgs[i].nrcpts; j++)
+			free(h->q.msgs[i].rcpts[j]);
+		free(h->q.msgs[i].rcpts);
 		free(h->q.msgs[i].body);
 		free(h->q.msgs[i].auth_user);
 	}

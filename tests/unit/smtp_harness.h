@@ -22,6 +22,7 @@ struct h_msg {
 	char	 id[QUEUE_ID_MAX];
 	char	*sender;
 	char	*rcpt0;
+	char	**rcpts;	/* the envelope's recipients, as stored */
 	size_t	 nrcpts;
 	char	*body;
 	size_t	 len;

@@ -135,7 +135,7 @@ test_mail(void)
 	enum smtp_perr		e;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		e = smtp_parse_mail(t[i].arg, &m);
+		e = smtp_parse_mail(t[i].arg, 1, &m);
 		snprintf(name, sizeof(name), "MAIL %s: error", t[i].arg);
 		is_int(e, t[i].err, name);
 		if (t[i].err != SMTP_PERR_OK)
@@ -149,6 +149,43 @@ test_mail(void)
 		snprintf(name, sizeof(name), "MAIL %s: SMTPUTF8", t[i].arg);
 		is_int(m.smtputf8, t[i].utf8, name);
 	}
+}
+
+/* After HELO (not EHLO) there are no SMTP extensions (RFC 5321 3.3, 4.1.1.11). */
+static void
+test_mail_helo(void)
+{
+	static const struct {
+		const char	*arg;
+		enum smtp_perr	 err;
+	} t[] = {
+		{ "FROM:<a@b.test>", SMTP_PERR_OK },
+		{ "FROM:<>", SMTP_PERR_OK },
+		{ "FROM:<a@b.test>  ", SMTP_PERR_OK },
+		{ "FROM:<a@b.test> SIZE=100", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<a@b.test> BODY=8BITMIME", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<a@b.test> BODY=7BIT", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<a@b.test> SMTPUTF8", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<a@b.test> AUTH=<>", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<a@b.test> X-FOO", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<a@b.test> SIZE=x", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<j\xc3\xb6rg@b.test> SMTPUTF8", SMTP_PERR_PARAM_NO_EHLO },
+		{ "FROM:<j\xc3\xb6rg@b.test>", SMTP_PERR_NEED_SMTPUTF8 },
+		{ "FROM:<a@b.test>SIZE=1", SMTP_PERR_SYNTAX },
+	};
+	struct smtp_mail	m;
+	char			name[300];
+	size_t			i;
+	int			code;
+	const char		*st, *txt;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(name, sizeof(name), "RFC 5321 4.1.1.11: after HELO, MAIL %s", t[i].arg);
+		is_int(smtp_parse_mail(t[i].arg, 0, &m), t[i].err, name);
+	}
+	smtp_perr_reply(SMTP_PERR_PARAM_NO_EHLO, &code, &st, &txt);
+	ok(code == 555 && strcmp(st, "5.5.4") == 0,
+	    "RFC 5321 4.1.1.11/H9: a MAIL parameter after HELO is 555 5.5.4");
 }
 
 static void
@@ -231,6 +268,34 @@ test_lengths(void)
 }
 
 static void
+test_same_rcpt(void)
+{
+	static const struct {
+		const char	*a, *b;
+		int		 same;
+		const char	*rule;
+	} t[] = {
+		{ "u@b.test", "u@b.test", 1, "the same address" },
+		{ "u@b.test", "u@B.TEST", 1, "RFC 5321 2.4: domains compare without case" },
+		{ "u@b.test", "U@b.test", 0, "RFC 5321 2.4: the local part keeps its case" },
+		{ "u@b.test", "u@b.test2", 0, "different domains" },
+		{ "u@b.test", "uu@b.test", 0, "local part a prefix of the other" },
+		{ "\"a@b\"@c.test", "\"a@b\"@C.test", 1, "quoted local part holding '@'" },
+		{ "\"a@b\"@c.test", "\"a@B\"@c.test", 0, "quoted local part keeps its case" },
+		{ "postmaster@relay.test", "postmaster@RELAY.test", 1, "postmaster" },
+		{ "u@b\xc3\xbc.test", "u@b\xc3\xbc.TEST", 1, "U-label domain, ASCII case" },
+	};
+	char	name[300];
+	size_t	i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(name, sizeof(name), "duplicate RCPT: %s: %s vs %s", t[i].rule, t[i].a, t[i].b);
+		is_int(smtp_parse_same_rcpt(t[i].a, t[i].b), t[i].same, name);
+		is_int(smtp_parse_same_rcpt(t[i].b, t[i].a), t[i].same, name);
+	}
+}
+
+static void
 test_replies(void)
 {
 	int		 code, e;
@@ -255,8 +320,10 @@ main(void)
 {
 	test_cmd();
 	test_mail();
+	test_mail_helo();
 	test_rcpt();
 	test_lengths();
+	test_same_rcpt();
 	test_replies();
 	return tap_done();
 }

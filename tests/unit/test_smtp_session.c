@@ -3,9 +3,12 @@
  * queue: greeting, EHLO, transactions, pipelining, limits, every H2 variant,
  * relay access, timeouts, connection limits, Received: and loop detection.
  */
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
@@ -49,6 +52,24 @@ transaction(struct h_conn *c, const char *body, size_t len)
 	if (h_send(c, body, len) != 0)
 		return -1;
 	return h_reply(c);
+}
+
+/* "; Sun, 22 Nov 2026 11:40:00 +0000\r\n" ends the Received: header, within a second of now */
+static int
+received_date_ok(const char *msg)
+{
+	const char	*p = strstr(msg, "; "), *end;
+	struct tm	 tm;
+	time_t		 t, now = time(NULL);
+
+	if (p == NULL || (end = strstr(p, "\r\n")) == NULL || end - p < 31)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(p + 2, "%a, %d %b %Y %H:%M:%S %z", &tm);
+	if (end == NULL || strncmp(end, "\r\n", 2) != 0)
+		return 0;
+	t = timegm(&tm) - tm.tm_gmtoff;
+	return t <= now && now - t <= 5;
 }
 
 static void
@@ -108,6 +129,7 @@ test_basics(void)
 	    "with ESMTP id TEST", 76) == 0, "H10: Received: header first");
 	ok(strstr(m, "\tfor <r@b.test>; ") != NULL, "Received: names the single recipient");
 	ok(strstr(m, "\r\nSubject: hi\r\n\r\n.dot\r\nbody\r\n") != NULL, "body unstuffed");
+	ok(received_date_ok(m), "H10: Received: ends in an RFC 5322 date (cached per second)");
 	is_str(hs.q.msgs[0].sender, "a@b.test", "envelope sender");
 	is_int(hs.q.msgs[0].flags, QUEUE_F_8BITMIME, "BODY=8BITMIME flag");
 	/* H8: a next hop must learn of 8-bit text the client did not declare */
@@ -164,6 +186,117 @@ test_pipelining(void)
 	    "pipelined QUIT after RCPT: 250 250 221");
 	ok(h_eof(&c), "closed after the pipelined QUIT, nothing answered after it");
 	is_int(h_nmsgs(&hs), 2, "nothing after QUIT was stored");
+	h_close(&c);
+	h_stop(&hs);
+}
+
+static void
+test_duplicate_rcpts(void)
+{
+	static const struct {
+		const char	*cmd;
+		int		 code;
+	} t[] = {
+		{ "RCPT TO:<r@b.test>", 250 },
+		{ "RCPT TO:<r@B.TEST>", 250 },		/* the domain in another case */
+		{ "RCPT TO: <r@b.test>", 250 },		/* a blank before the path */
+		{ "RCPT TO:<R@b.test>", 250 },		/* another local part */
+		{ "RCPT TO:<postmaster>", 250 },
+		{ "RCPT TO:<postmaster@relay.test>", 250 },
+		{ "RCPT TO:<postmaster@RELAY.test>", 250 },
+		/* no DSN offered (EHLO), so no ORCPT: nothing to compare */
+		{ "RCPT TO:<r@b.test> ORCPT=rfc822;r@b.test", 555 },
+		{ "rcpt to:<r@b.test>", 250 },		/* 8th RCPT answered 250 */
+		{ "RCPT TO:<new@b.test>", 452 },	/* over recipient_limit = 8 */
+	};
+	struct h_conn	c;
+	struct h_msg	*m;
+	char		name[200];
+	size_t		i;
+	int		n250 = 0, code;
+
+	h_config(&hs.cfg);
+	hs.cfg.recipient_limit = 8;
+	start();
+	open_session(&c);
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "MAIL");
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		code = h_cmd(&c, t[i].cmd);
+		n250 += code == 250;
+		snprintf(name, sizeof(name), "duplicate RCPT: %s answered %d", t[i].cmd, t[i].code);
+		is_int(code, t[i].code, name);
+	}
+	is_int(n250, 8, "duplicate RCPT: every repeat is answered 250 (as Postfix does)");
+	ok(strstr(c.reply, "452 4.5.3") != NULL,
+	    "H6: recipient_limit counts every RCPT answered 250, repeats too");
+	is_int(h_cmd(&c, "DATA"), 354, "DATA");
+	h_sends(&c, "Subject: dup\r\n\r\nx\r\n.\r\n");
+	is_int(h_reply(&c), 250, "message taken");
+	is_int(h_nmsgs(&hs), 1, "one message stored");
+	m = &hs.q.msgs[0];
+	is_int(m->nrcpts, 3, "duplicate RCPT: the spool record holds each recipient once");
+	ok(m->nrcpts == 3 && strcmp(m->rcpts[0], "r@b.test") == 0 &&
+	    strcmp(m->rcpts[1], "R@b.test") == 0 &&
+	    strcmp(m->rcpts[2], "postmaster@relay.test") == 0,
+	    "duplicate RCPT: the first spelling is kept, in order; local parts keep their case");
+
+	/* a single recipient named twice is one recipient: Received: says for <...> */
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "MAIL");
+	is_int(h_cmd(&c, "RCPT TO:<one@b.test>"), 250, "RCPT");
+	is_int(h_cmd(&c, "RCPT TO:<one@B.test>"), 250, "the same RCPT again");
+	is_int(h_cmd(&c, "DATA"), 354, "DATA");
+	h_sends(&c, "x\r\n.\r\n");
+	is_int(h_reply(&c), 250, "message taken");
+	ok(h_nmsgs(&hs) == 2 && hs.q.msgs[1].nrcpts == 1 &&
+	    strstr(hs.q.msgs[1].body, "\tfor <one@b.test>; ") != NULL,
+	    "duplicate RCPT: one recipient stored, Received: names it");
+	/* a new transaction starts its count and its list afresh */
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "MAIL");
+	is_int(h_cmd(&c, "RCPT TO:<one@b.test>"), 250, "a recipient of the last message is new again");
+	h_close(&c);
+	h_stop(&hs);
+}
+
+/* RFC 5321 3.3, 4.1.1.11: no extension parameters in a session begun with HELO. */
+static void
+test_helo_params(void)
+{
+	static const char *const refused[] = {
+		"MAIL FROM:<s@a.test> SIZE=100",
+		"MAIL FROM:<s@a.test> BODY=8BITMIME",
+		"MAIL FROM:<s@a.test> SMTPUTF8",
+		"MAIL FROM:<s@a.test> AUTH=<>",
+	};
+	struct h_conn	c;
+	char		name[200];
+	size_t		i;
+
+	h_config(&hs.cfg);
+	start();
+	ok(h_connect(&c, hs.port, NULL) == 0 && h_reply(&c) == 220, "connect");
+	is_int(h_cmd(&c, "HELO client.test"), 250, "HELO");
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		snprintf(name, sizeof(name), "RFC 5321 4.1.1.11: after HELO, %s is 555 5.5.4",
+		    refused[i]);
+		ok(h_cmd(&c, refused[i]) == 555 && strstr(c.reply, "555 5.5.4") != NULL, name);
+	}
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test>"), 250, "after HELO, MAIL without parameters is 250");
+	ok(h_cmd(&c, "RCPT TO:<r@b.test> NOTIFY=NEVER") == 555 &&
+	    strstr(c.reply, "555 5.5.4") != NULL, "after HELO, a RCPT parameter is 555 5.5.4");
+	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 250, "RCPT without parameters");
+	is_int(h_cmd(&c, "DATA"), 354, "DATA");
+	h_sends(&c, "x\r\n.\r\n");
+	is_int(h_reply(&c), 250, "a plain SMTP message is taken");
+	ok(h_nmsgs(&hs) == 1 && hs.q.msgs[0].flags == 0 &&
+	    strstr(hs.q.msgs[0].body, " with SMTP id ") != NULL,
+	    "stored without 8BITMIME/SMTPUTF8, Received: says with SMTP");
+	is_int(h_cmd(&c, "EHLO client.test"), 250, "EHLO in the same session");
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test> SIZE=100 BODY=8BITMIME"), 250,
+	    "after EHLO the same parameters are taken");
+	is_int(h_cmd(&c, "RSET"), 250, "RSET");
+	is_int(h_cmd(&c, "HELO client.test"), 250, "HELO again");
+	is_int(h_cmd(&c, "MAIL FROM:<s@a.test> SIZE=100"), 555,
+	    "a HELO after EHLO takes the extensions away again");
 	h_close(&c);
 	h_stop(&hs);
 }
@@ -347,6 +480,102 @@ test_queue_failures(void)
 	h_stop(&hs);
 }
 
+/* Send MAIL RCPT DATA and read their three replies; 0 when they are 250 250 354. */
+static int
+begin_data(struct h_conn *c)
+{
+	int a, b, d;
+
+	if (h_sends(c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<r@b.test>\r\nDATA\r\n") != 0)
+		return -1;
+	a = h_reply(c);
+	b = h_reply(c);
+	d = h_reply(c);
+	return a == 250 && b == 250 && d == 354 ? 0 : -1;
+}
+
+/*
+ * A client that shuts down its sending side (shutdown(SHUT_WR)) right after
+ * the final dot, while the commit is in flight, still gets its 250: without
+ * it, it would take the message for lost and send it again.
+ */
+static void
+test_half_close(void)
+{
+	struct linger	lg = { 1, 0 };
+	struct h_conn	c;
+	int		codes[4];
+
+	h_config(&hs.cfg);
+	start();
+	hs.q.delay_ms = 300;
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "x\r\n.\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "final dot, then shutdown(SHUT_WR) while the commit is in flight");
+	is_int(h_reply(&c), 250, "half-close after the dot: the 250 still comes");
+	ok(strstr(c.reply, "250 2.0.0 Ok: queued as TEST") != NULL, "half-close: it names the queue id");
+	ok(h_eof(&c), "half-close: then the server closes");
+	is_int(h_nmsgs(&hs), 1, "half-close: the message is stored");
+	ok(h_wait_sessions(&hs, 0, 5000), "half-close: the session is gone");
+	h_close(&c);
+
+	/* commands pipelined after the dot are answered too, in order */
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "y\r\n.\r\nNOOP\r\nQUIT\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "dot, NOOP, QUIT, then shutdown(SHUT_WR)");
+	codes[0] = h_reply(&c);
+	codes[1] = h_reply(&c);
+	codes[2] = h_reply(&c);
+	ok(codes[0] == 250 && codes[1] == 250 && codes[2] == 221,
+	    "half-close with pipelined commands: 250 250 221");
+	ok(h_eof(&c), "then closed");
+	is_int(h_nmsgs(&hs), 2, "the second message is stored");
+	h_close(&c);
+
+	/* commands without a commit: every one answered before the close */
+	hs.q.delay_ms = 0;
+	open_session(&c);
+	ok(h_sends(&c, "NOOP\r\nRSET\r\nNOOP\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "NOOP RSET NOOP, then shutdown(SHUT_WR)");
+	codes[0] = h_reply(&c);
+	codes[1] = h_reply(&c);
+	codes[2] = h_reply(&c);
+	ok(codes[0] == 250 && codes[1] == 250 && codes[2] == 250,
+	    "half-close: all three answered");
+	ok(h_eof(&c), "then closed");
+	h_close(&c);
+
+	/* half-close in the middle of the message: nothing stored */
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "partial\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "half a message, then shutdown(SHUT_WR)");
+	ok(h_eof(&c), "half-close in DATA: closed");
+	is_int(h_nmsgs(&hs), 2, "half-close in DATA: nothing stored");
+	h_close(&c);
+
+	/* a client that closes fully (reset) during the commit loses nothing */
+	hs.q.delay_ms = 300;
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "z\r\n.\r\n") == 0 &&
+	    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "final dot");
+	h_close(&c);	/* SO_LINGER 0: the close is a reset */
+	ok(h_wait_sessions(&hs, 0, 5000), "reset during the commit: the session is gone");
+	is_int(h_nmsgs(&hs), 3, "reset during the commit: the message stays stored");
+
+	/* closed fully (FIN) during the commit: the 250 goes nowhere, nothing is lost */
+	open_session(&c);
+	ok(begin_data(&c) == 0, "MAIL RCPT DATA");
+	ok(h_sends(&c, "w\r\n.\r\n") == 0, "final dot");
+	h_close(&c);
+	ok(h_wait_sessions(&hs, 0, 5000), "close during the commit: the session is gone");
+	is_int(h_nmsgs(&hs), 4, "close during the commit: the message stays stored");
+	h_stop(&hs);
+}
+
 static void
 test_timeouts_and_limits(void)
 {
@@ -457,10 +686,13 @@ main(void)
 {
 	test_basics();
 	test_pipelining();
+	test_duplicate_rcpts();
+	test_helo_params();
 	test_limits();
 	test_h2();
 	test_relay_and_loops();
 	test_queue_failures();
+	test_half_close();
 	test_timeouts_and_limits();
 	test_stop();
 	test_ipv6();

@@ -5,9 +5,11 @@
  * password checks off the event loop, bounded, and safe against clients
  * that leave; AUTH responses up to RFC 4954's 12288 octets.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <poll.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +164,35 @@ test_auth_plain(void)
 	is_int(h_cmd(&c, "RCPT TO:<r@b.test>"), 250, "H5: authentication survives RSET and EHLO");
 	is_int(h_cmd(&c, "RSET"), 250, "RSET");
 	is_int(h_cmd(&c, "STARTTLS"), 503, "H3: a second STARTTLS is refused");
+	h_close(&c);
+}
+
+/*
+ * Over TLS too, a client that shuts down its sending side right after the
+ * final dot (no close_notify, a plain shutdown(SHUT_WR)) gets its 250.
+ */
+static void
+test_half_close(void)
+{
+	struct h_conn	c;
+	char		line[200], enc[100];
+	size_t		n0 = h_nmsgs(&hs);
+
+	tls_session(&c);
+	b64("\0alice\0s3cret", 13, enc);
+	snprintf(line, sizeof(line), "AUTH PLAIN %s", enc);
+	ok(h_cmd(&c, line) == 235 && h_cmd(&c, "MAIL FROM:<a@b.test>") == 250 &&
+	    h_cmd(&c, "RCPT TO:<r@b.test>") == 250 && h_cmd(&c, "DATA") == 354,
+	    "TLS: AUTH MAIL RCPT DATA");
+	hs.q.delay_ms = 300;
+	/* the server closes without close_notify: no alert back into our shut-down side */
+	SSL_set_options(c.ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	ok(h_sends(&c, "x\r\n.\r\n") == 0 && shutdown(c.fd, SHUT_WR) == 0,
+	    "TLS: final dot, then shutdown(SHUT_WR) while the commit is in flight");
+	is_int(h_reply(&c), 250, "TLS half-close after the dot: the 250 still comes");
+	ok(h_eof(&c), "TLS half-close: then the server closes");
+	is_int(h_nmsgs(&hs), n0 + 1, "TLS half-close: the message is stored");
+	hs.q.delay_ms = 0;
 	h_close(&c);
 }
 
@@ -459,6 +490,7 @@ main(void)
 		bail(err);
 	test_starttls();
 	test_auth_plain();
+	test_half_close();
 	test_auth_login();
 	test_auth_off_loop();
 	test_auth_queue();
