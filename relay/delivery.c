@@ -63,20 +63,30 @@ domain_bucket(struct delivery *d, const char *name)
 	return &d->dom_hash[h % DLV_DOM_HASH];
 }
 
+struct dlv_domain *
+dlv_domain_find(struct delivery *d, const char *name)
+{
+	struct dlv_domain *dom;
+
+	for (dom = *domain_bucket(d, name); dom != NULL; dom = dom->hnext)
+		if (strcmp(dom->name, name) == 0)
+			return dom;
+	return NULL;
+}
+
 static struct dlv_domain *
 domain_get(struct delivery *d, const char *name)
 {
-	struct dlv_domain **b = domain_bucket(d, name), *dom;
+	struct dlv_domain **b, *dom;
 
-	for (dom = *b; dom != NULL; dom = dom->hnext)
-		if (strcmp(dom->name, name) == 0)
-			return dom;
+	if ((dom = dlv_domain_find(d, name)) != NULL)
+		return dom;
 	dom = xcalloc(1, sizeof(*dom));
 	dom->progress_ms = strutil_now_ms();
 	strutil_lcpy(dom->name, name, sizeof(dom->name));
 	TAILQ_INIT(&dom->waiting);
 	TAILQ_INSERT_TAIL(&d->domains, dom, entry);
-	b = domain_bucket(d, dom->name);	/* the name as kept */
+	b = domain_bucket(d, dom->name);
 	dom->hnext = *b;
 	*b = dom;
 	return dom;
@@ -104,33 +114,84 @@ kick(struct delivery *d)
 		event_active(d->ev_pump, EV_TIMEOUT, 0);
 }
 
+/* dom may start one more group now? */
+static int
+can_start(const struct delivery *d, const struct dlv_domain *dom)
+{
+	return d->active < d->p.concurrency && dom->nwaiting > 0 &&
+	    dom->active < d->p.per_domain;
+}
+
+/* The first waiting group of dom starts (its route may finish at once). */
+static void
+start_one(struct delivery *d, struct dlv_domain *dom)
+{
+	struct dlv_group *g;
+
+	g = TAILQ_FIRST(&dom->waiting);
+	TAILQ_REMOVE(&dom->waiting, g, entry);
+	dom->nwaiting--;
+	dom->active++;
+	d->active++;
+	d->st.attempts++;
+	g->start_ms = strutil_now_ms();
+	TAILQ_REMOVE(&d->domains, dom, entry);	/* fairness */
+	TAILQ_INSERT_TAIL(&d->domains, dom, entry);
+	dlv_route_start(g);
+}
+
+/*
+ * Connection reuse comes first: a domain that has a connection kept idle
+ * and groups waiting starts the next one on it, up to DLV_REUSE_BURST in a
+ * row. Without this, with more domains at work than kept connections, the
+ * round robin came back to a domain only after its connection had been
+ * closed for others: 1.8 messages per TLS handshake with 200 domains. The
+ * names are taken first: starting a group may take or close kept
+ * connections and end groups (and free their domains) before it returns.
+ */
+static void
+schedule_reuse(struct delivery *d)
+{
+	struct dlv_idle		*di;
+	struct dlv_domain	*dom;
+	char			(*names)[DLV_DOMAIN_MAX];
+	size_t			 n = 0, i;
+
+	if (d->st.sessions_idle == 0)
+		return;
+	names = xreallocarray(NULL, d->st.sessions_idle, sizeof(*names));
+	TAILQ_FOREACH_REVERSE(di, &d->idle, dlv_idle_head, entry)
+		if (n < d->st.sessions_idle)
+			memcpy(names[n++], di->domain, sizeof(names[0]));
+	for (i = 0; i < n && d->active < d->p.concurrency; i++) {
+		if ((dom = dlv_domain_find(d, names[i])) == NULL || !can_start(d, dom) ||
+		    dom->streak >= DLV_REUSE_BURST)
+			continue;
+		dom->streak++;
+		start_one(d, dom);
+	}
+	free(names);
+}
+
 /* Start waiting groups, round robin over the domains, within the limits. */
 static void
 schedule(struct delivery *d)
 {
 	struct dlv_domain	*dom, *next;
-	struct dlv_group	*g;
 	int			 started = 1;
 
+	schedule_reuse(d);
 	while (started && d->active < d->p.concurrency) {
 		started = 0;
 		for (dom = TAILQ_FIRST(&d->domains); dom != NULL; dom = next) {
 			next = TAILQ_NEXT(dom, entry);
 			if (d->active >= d->p.concurrency)
 				break;
-			if (dom->nwaiting == 0 || dom->active >= d->p.per_domain)
+			if (!can_start(d, dom))
 				continue;
-			g = TAILQ_FIRST(&dom->waiting);
-			TAILQ_REMOVE(&dom->waiting, g, entry);
-			dom->nwaiting--;
-			dom->active++;
-			d->active++;
-			d->st.attempts++;
+			dom->streak = 0;
 			started = 1;
-			g->start_ms = strutil_now_ms();
-			TAILQ_REMOVE(&d->domains, dom, entry);	/* fairness */
-			TAILQ_INSERT_TAIL(&d->domains, dom, entry);
-			dlv_route_start(g);
+			start_one(d, dom);
 		}
 	}
 }

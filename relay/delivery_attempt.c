@@ -47,6 +47,26 @@ idle_on_timeout(evutil_socket_t fd, short what, void *arg)
 	idle_free(di, 1);
 }
 
+/*
+ * The kept connection to close for a new one: the oldest of a domain with
+ * no work left, else the oldest of a domain with nothing waiting now, else
+ * the oldest.
+ */
+static struct dlv_idle *
+idle_victim(struct delivery *d)
+{
+	struct dlv_idle		*di, *idle_dom = NULL;
+	struct dlv_domain	*dom;
+
+	TAILQ_FOREACH(di, &d->idle, entry) {
+		if ((dom = dlv_domain_find(d, di->domain)) == NULL)
+			return di;
+		if (idle_dom == NULL && dom->nwaiting == 0)
+			idle_dom = di;
+	}
+	return idle_dom != NULL ? idle_dom : TAILQ_FIRST(&d->idle);
+}
+
 static void
 idle_put(struct dlv_group *g, struct smtpc_session *s)
 {
@@ -60,11 +80,12 @@ idle_put(struct dlv_group *g, struct smtpc_session *s)
 		return;
 	}
 	if (d->st.sessions_idle >= d->p.concurrency)
-		idle_free(TAILQ_FIRST(&d->idle), 1);	/* the oldest */
+		idle_free(idle_victim(d), 1);
 	di = xcalloc(1, sizeof(*di));
 	di->d = d;
 	di->s = s;
 	strutil_lcpy(di->mx, g->cands[g->cand].host, sizeof(di->mx));
+	strutil_lcpy(di->domain, g->dom != NULL ? g->dom->name : "", sizeof(di->domain));
 	di->addr = g->addrs[g->addr];
 	di->mode = g->want;
 	strutil_lcpy(di->violation, g->violation, sizeof(di->violation));

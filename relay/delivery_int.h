@@ -29,6 +29,7 @@
 #define DLV_TICK_MS	5000	/* the scheduler looks at the queue and the domains */
 #define DLV_TALLY_MAX	32	/* TLS report counters added up before they are written */
 #define DLV_DOM_HASH	1024	/* buckets of the domains with work, by name */
+#define DLV_REUSE_BURST	50	/* groups in a row a domain starts on its kept connections */
 
 enum dlv_gstate {
 	DLV_G_WAIT = 0,		/* queued behind the domain's or the global limit */
@@ -96,6 +97,7 @@ struct dlv_domain {
 	TAILQ_HEAD(dlv_group_head, dlv_group) waiting;
 	char			 name[DLV_DOMAIN_MAX];
 	size_t			 active, nwaiting;
+	size_t			 streak;	/* started on a kept connection in a row */
 	uint64_t		 progress_ms;	/* created, or a delivery done */
 };
 
@@ -126,6 +128,7 @@ struct dlv_idle {
 	struct delivery		*d;
 	struct smtpc_session	*s;
 	char			 mx[DLV_DOMAIN_MAX];
+	char			 domain[DLV_DOMAIN_MAX];	/* of the group that kept it */
 	struct dlv_addr		 addr;
 	enum smtpc_tls_mode	 mode;		/* asked for */
 	char			 violation[DLV_RESULT_MAX];
@@ -170,6 +173,8 @@ const char	*dlv_strstate(enum dlv_gstate);
 void		 dlv_transition(struct dlv_group *, enum dlv_gstate);
 /* The group is over: its results are in the message (dlv_set_*). */
 void		 dlv_group_done(struct dlv_group *);
+/* The domain of that name with work (waiting or active), or NULL. */
+struct dlv_domain *dlv_domain_find(struct delivery *, const char *);
 /* Defer the groups waiting behind g in its domain with v (see delivery.c). */
 void		 dlv_fail_backlog(struct dlv_group *, const struct dlv_verdict *);
 void		 dlv_set_all(struct dlv_group *, const struct dlv_verdict *,
