@@ -200,6 +200,7 @@ static void
 group_free(struct dlv_group *g)
 {
 	dlv_attempt_cancel(g);
+	dlv_log_release(g, 0);
 	policy_result_free(g->pol);
 	free(g->rcpt_idx);
 	free(g->rcpts);

@@ -75,6 +75,7 @@ struct dlv_group {
 	int			 contacted;	/* a server answered */
 	struct smtpc_message	 smsg;
 	uint64_t		 start_ms;
+	char			*held_log;	/* bounce lines until S21 decides */
 };
 
 struct dlv_msg {
@@ -193,6 +194,8 @@ void		 dlv_route_next_host(struct dlv_group *);
  * for the policy again), then dlv_group_done().
  */
 void		 dlv_route_finish(struct dlv_group *);
+/* Will dlv_route_finish look the policy up again before its bounces stand (S21)? */
+int		 dlv_route_will_recheck(const struct dlv_group *);
 /* From delivery_dns.c: the answers a group waited for. */
 void		 dlv_route_on_mx(struct dlv_group *, const struct resolver_mx_result *);
 void		 dlv_route_on_addrs(struct dlv_group *, const struct dlv_addr *, size_t,
@@ -214,6 +217,11 @@ void		 dlv_log_verdict(struct dlv_group *, const struct dlv_verdict *);
 void		 dlv_log_sent(struct dlv_group *, const struct smtpc_outcome *,
 		    const struct smtpc_result *);
 void		 dlv_log_count(struct dlv_group *, const struct smtpc_outcome *);
+/*
+ * The bounce lines held while S21 re-checks the policy: logged when the
+ * bounces stand (print 1), dropped when they became deferrals (logged then).
+ */
+void		 dlv_log_release(struct dlv_group *, int print);
 void		 dlv_log_policy_count(struct dlv_group *);
 /* Write the TLS report counters added up since the last time. */
 void		 dlv_log_flush_counts(struct delivery *);

@@ -8,6 +8,7 @@
  * addresses, host names and reply texts are logged, never credentials.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,9 +16,11 @@
 
 #include "common/log.h"
 #include "common/strutil.h"
+#include "common/xmalloc.h"
 #include "relay/delivery_int.h"
 
 #define TO_MAX	1024	/* the to= list; longer ones end in ",..." */
+#define LINE_MAX_LEN	8192	/* one log line (log.c cuts longer ones too) */
 
 static const char *
 state_word(enum queue_rcpt_state st)
@@ -84,10 +87,46 @@ delay_of(const struct dlv_group *g)
 	return (double)(strutil_now_ms() - g->msg->start_ms) / 1000.0;
 }
 
+/*
+ * A bounce under a cached policy waits for S21's re-check: its line is held
+ * and logged only if the bounce stands, so the log never says "bounced" for
+ * a recipient that is then deferred.
+ */
+static void
+emit(struct dlv_group *g, enum queue_rcpt_state st, const char *line)
+{
+	size_t	old, len;
+
+	if (st != QUEUE_RCPT_BOUNCED || !dlv_route_will_recheck(g)) {
+		log_info("%s", line);
+		return;
+	}
+	old = g->held_log != NULL ? strlen(g->held_log) : 0;
+	len = strlen(line);
+	g->held_log = xreallocarray(g->held_log, old + len + 2, 1);
+	memcpy(g->held_log + old, line, len);
+	memcpy(g->held_log + old + len, "\n", 2);
+}
+
+void
+dlv_log_release(struct dlv_group *g, int print)
+{
+	char	*p, *nl;
+
+	if (g->held_log == NULL)
+		return;
+	for (p = g->held_log; print && (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		*nl = '\0';
+		log_info("%s", p);
+	}
+	free(g->held_log);
+	g->held_log = NULL;
+}
+
 void
 dlv_log_verdict(struct dlv_group *g, const struct dlv_verdict *v)
 {
-	char	to[TO_MAX] = "", pf[520];
+	char	to[TO_MAX] = "", pf[520], line[LINE_MAX_LEN];
 	size_t	i;
 
 	if (log_get_level() < LOG_LVL_INFO)
@@ -95,21 +134,24 @@ dlv_log_verdict(struct dlv_group *g, const struct dlv_verdict *v)
 	for (i = 0; i < g->nrcpts; i++)
 		to_add(to, g->rcpts[i]);
 	policy_fields(g, pf, sizeof(pf));
-	log_info("%s: to=%s relay=%s delay=%.2f %s%s%s status=%s (%s)", g->msg->id, to,
-	    g->last_relay[0] != '\0' ? g->last_relay : "none", delay_of(g), pf,
+	snprintf(line, sizeof(line), "%s: to=%s relay=%s delay=%.2f %s%s%s status=%s (%s)",
+	    g->msg->id, to, g->last_relay[0] != '\0' ? g->last_relay : "none", delay_of(g), pf,
 	    v->result[0] != '\0' ? " result=" : "", v->result, state_word(v->state), v->text);
+	emit(g, v->state, line);
 }
 
 static void
 log_line(struct dlv_group *g, const struct smtpc_outcome *o, const char *to,
     enum queue_rcpt_state st, const char *text)
 {
-	char pf[520];
+	char pf[520], line[LINE_MAX_LEN];
 
 	policy_fields(g, pf, sizeof(pf));
-	log_info("%s: to=%s relay=%s delay=%.2f tls=%s cipher=%s verified=%s %s status=%s (%s)",
+	snprintf(line, sizeof(line), "%s: to=%s relay=%s delay=%.2f tls=%s cipher=%s "
+	    "verified=%s %s status=%s (%s)",
 	    g->msg->id, to, o->relay, delay_of(g), o->tls ? o->tls_version : "none",
 	    o->tls ? o->tls_cipher : "-", o->verified ? "yes" : "no", pf, state_word(st), text);
+	emit(g, st, line);
 }
 
 void

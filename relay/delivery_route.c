@@ -171,9 +171,11 @@ route_on_recheck(const struct policy_result *r, void *arg)
 	size_t			 i, ri;
 
 	if (!dlv_policy_changed(g->pol, r)) {
+		dlv_log_release(g, 1);	/* the bounces stand */
 		dlv_group_done(g);
 		return;
 	}
+	dlv_log_release(g, 0);
 	log_info("%s: S21: the MTA-STS policy of %s changed (id %s -> %s): "
 	    "deferring instead of bouncing", m->id, g->dom->name, g->pol->id, r->id);
 	for (i = 0; i < g->nrcpts; i++) {
@@ -183,7 +185,7 @@ route_on_recheck(const struct policy_result *r, void *arg)
 		snprintf(text, sizeof(text), "4.7.0 MTA-STS policy changed, will retry: %s",
 		    m->reasons[ri] != NULL ? m->reasons[ri] : "");
 		dlv_set_rcpt(g, i, QUEUE_RCPT_DEFERRED, text, m->remotes[ri]);
-		/* the line logged at the 5xx said bounced: this one stands */
+		/* the bounce line held at the 5xx was dropped: this one stands */
 		log_info("%s: to=<%s> relay=%s policy=%s id=%s status=deferred (%s)", m->id,
 		    g->rcpts[i], m->remotes[ri] != NULL ? m->remotes[ri] : "none",
 		    policy_mode_name(r->mode), r->id, text);
@@ -191,8 +193,8 @@ route_on_recheck(const struct policy_result *r, void *arg)
 	dlv_group_done(g);
 }
 
-void
-dlv_route_finish(struct dlv_group *g)
+int
+dlv_route_will_recheck(const struct dlv_group *g)
 {
 	struct dlv_msg	*m = g->msg;
 	size_t		 i;
@@ -201,12 +203,21 @@ dlv_route_finish(struct dlv_group *g)
 	for (i = 0; i < g->nrcpts; i++)
 		if (m->res[g->rcpt_idx[i]].state == QUEUE_RCPT_BOUNCED)
 			bounced = 1;
-	if (!bounced || g->pol == NULL || g->pol->source != POLICY_SOURCE_CACHED ||
-	    (g->pol->mode != POLICY_MODE_ENFORCE && g->pol->mode != POLICY_MODE_TESTING)) {
+	return bounced && g->pol != NULL && g->pol->source == POLICY_SOURCE_CACHED &&
+	    (g->pol->mode == POLICY_MODE_ENFORCE || g->pol->mode == POLICY_MODE_TESTING);
+}
+
+void
+dlv_route_finish(struct dlv_group *g)
+{
+	if (!dlv_route_will_recheck(g)) {
+		dlv_log_release(g, 1);
 		dlv_group_done(g);
 		return;
 	}
 	dlv_transition(g, DLV_G_RECHECK);
-	if (policy_recheck(g->d->pol, g->dom->name, route_on_recheck, g) == -1)
+	if (policy_recheck(g->d->pol, g->dom->name, route_on_recheck, g) == -1) {
+		dlv_log_release(g, 1);
 		dlv_group_done(g);
+	}
 }

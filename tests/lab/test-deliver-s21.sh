@@ -124,6 +124,8 @@ ok $? "S21: logged as sent to mx-new under enforce"
 ! grep -Eq "queue: id=[0-9A-Z]+ to=<bad@s21.test> status=bounced" "$LOG" &&
     ! grep -l 'Final-Recipient: rfc822; *bad@s21.test' "$LAB_DIR"/sink.spool/*.eml >/dev/null 2>&1
 ok $? "S21: the queue never bounced it, no DSN for bad@s21.test"
+! grep -Eq "$(line bad@s21.test bounced)" "$LOG"
+ok $? "S21: the delivery log never says bounced for it (the 5xx line waited for the re-check)"
 grep -q 'policy=enforce' "$LAB_DIR/https2.log" 2>/dev/null ||
     grep -q 'path=/.well-known/mta-sts.txt' "$LAB_DIR/https2.log"
 ok $? "S21: policy a2 was fetched from the new policy host"
@@ -138,6 +140,11 @@ id=$(qid bad@same.test)
 ok $? "S21 control: the policy was looked up again before the bounce stood"
 ! grep -q 'S21: the MTA-STS policy of same.test changed' "$LOG"
 ok $? "S21 control: no change logged for same.test"
+id=$(qid bad@same.test)
+[ "$(grep -E "$(line bad@same.test bounced)" "$LOG" | grep -vc 'queue: ')" -eq 1 ] &&
+    [ "$(grep -n "$id: same.test: send -> recheck" "$LOG" | cut -d: -f1)" -lt \
+      "$(grep -nE "$(line bad@same.test bounced)" "$LOG" | grep -v 'queue: ' | cut -d: -f1 | head -1)" ]
+ok $? "S21 control: one bounce line for it, logged after the re-check decided"
 lab_wait_grep 'from=<> to=<s@back.test>' "$IDX"
 ok $? "H11: a DSN goes to the sender from <>"
 dsn=
