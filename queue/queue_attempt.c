@@ -311,25 +311,35 @@ finish(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac)
 	return r != 0 ? r : queue_msg_put(q, txn, m);
 }
 
+/* The message, locked for the transaction, and the results applied; DB_NOTFOUND: gone. */
+static int
+load_apply(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac)
+{
+	int	r;
+
+	attempt_reset(ac);
+	if ((r = queue_msg_get(q, txn, ac->id, DB_RMW, &ac->m)) == DB_NOTFOUND)
+		ac->missing = 1;
+	if (r != 0)
+		return r;
+	ac->remote = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->remote));
+	ac->marks = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->marks));
+	apply_results(ac);
+	return 0;
+}
+
 static int
 attempt_fn(struct queue *q, DB_TXN *txn, void *arg)
 {
 	struct attempt_ctx	*ac = arg;
 	int			 r;
 
-	attempt_reset(ac);
-	r = queue_msg_get(q, txn, ac->id, DB_RMW, &ac->m);
-	if (r == DB_NOTFOUND) {
+	if ((r = load_apply(q, txn, ac)) == DB_NOTFOUND)
 		/* Deleted meanwhile: drop the results and any stray entry. */
-		ac->missing = 1;
 		return queue_record_id_valid(ac->id) ?
 		    queue_sched_del_scan(q, txn, ac->id) : 0;
-	}
 	if (r != 0)
 		return r;
-	ac->remote = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->remote));
-	ac->marks = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->marks));
-	apply_results(ac);
 	apply_expiry(q, ac);
 	if ((r = dsn_queue(q, txn, ac)) != 0)
 		return r;
@@ -418,18 +428,9 @@ delivered_fn(struct queue *q, DB_TXN *txn, void *arg)
 	struct attempt_ctx	*ac = arg;
 	int			 r;
 
-	attempt_reset(ac);
-	r = queue_msg_get(q, txn, ac->id, DB_RMW, &ac->m);
-	if (r == DB_NOTFOUND) {
-		ac->missing = 1;
+	if ((r = load_apply(q, txn, ac)) == DB_NOTFOUND)
 		return 0;
-	}
-	if (r != 0)
-		return r;
-	ac->remote = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->remote));
-	ac->marks = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->marks));
-	apply_results(ac);
-	return queue_msg_put(q, txn, ac->m);
+	return r != 0 ? r : queue_msg_put(q, txn, ac->m);
 }
 
 enum queue_status
