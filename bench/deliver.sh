@@ -40,38 +40,11 @@ export top_srcdir=$top top_builddir=$build
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 LAB_TIMEOUT=600
 lab_init
-LAB_PKI_NAMES="mx.d.test" lab_pki || bail "lab-pki.sh failed"
-P=$LAB_PKI
-names=
-for i in $(seq "$DOMAINS"); do names="$names mta-sts.b$i.test"; done
-# shellcheck disable=SC2086
-sh "$top/tests/lab/lab-pki.sh" "$P" leaf web-all valid mta-sts.b1.test $names >/dev/null 2>&1 ||
-    bail "cannot issue the policy servers' certificate"
-
 # The sink keeps only its index line (digest, TLS, envelope) per message unless
 # SINK_RECORD=full: a file per message and a log line per SMTP line cost it
 # more CPU than the relay spends per message (file creation on a file system
 # where many files were just deleted, as by the previous run, costs most).
-printf 'record %s\ncert %s %s\nhostname mx.d.test\nlisten mx 127.0.0.10:0\n' "${SINK_RECORD:-index}" \
-    "$P/wildcard.pem" "$P/wildcard.key" >"$LAB_DIR/sink.in"
-lab_sink sink "$LAB_DIR/sink.in" || bail "lab-smtp-sink did not start"
-{
-	for i in $(seq "$DOMAINS"); do
-		echo "b$i.test MX 10 mx$i.d.test"
-		echo "mx$i.d.test A 127.0.0.10"
-		echo "_mta-sts.b$i.test TXT \"v=STSv1; id=bench1;\""
-		echo "mta-sts.b$i.test A 127.0.0.1"
-	done
-} >"$LAB_DIR/zone"
-lab_dns "$LAB_DIR/zone" || bail "lab-dns did not start"
-printf 'version: STSv1\nmode: enforce\nmx: *.d.test\nmax_age: 86400\n' >"$LAB_DIR/pol.txt"
-{
-	echo "cert $P/web-all.pem $P/web-all.key"
-	echo "host *"
-	echo "  path /.well-known/mta-sts.txt"
-	echo "  body-file $LAB_DIR/pol.txt"
-} >"$LAB_DIR/https.conf"
-lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
+lab_many_domains b "$DOMAINS" bench1 "${SINK_RECORD:-index}" || bail "the lab did not start"
 
 RELAY_OPTS=(-o log_level=${LOG_LEVEL:-warning} -o max_connections=20000 -o max_connections_per_client=20000
     -o delivery_concurrency="$CONCURRENCY" -o delivery_concurrency_per_domain="$PER_DOMAIN")

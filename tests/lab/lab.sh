@@ -133,6 +133,34 @@ lab_pki() {
 	    { cat "$LAB_DIR/pki.out" >&2; return 1; }
 }
 
+# lab_many_domains PREFIX N ID [RECORD]: N enforce domains PREFIX1.test ..
+# PREFIXN.test, each with its own MX name mxI.d.test at the one sink on
+# 127.0.0.10 (the wildcard certificate of lab_pki, which this runs), TXT id
+# ID, and one policy host for all (mx: *.d.test). Starts the sink (RECORD:
+# full, the default, or index), lab-dns and lab-https.
+lab_many_domains() {
+	_p=$1 _n=$2 _id=$3 _rec=${4:-full} _names=
+	LAB_PKI_NAMES="mx.d.test" lab_pki || return 1
+	for _i in $(seq "$_n"); do _names="$_names mta-sts.$_p$_i.test"; done
+	# shellcheck disable=SC2086
+	sh "$LAB_SRC/lab-pki.sh" "$LAB_PKI" leaf web-all valid "mta-sts.${_p}1.test" $_names \
+	    >/dev/null 2>&1 || return 1
+	printf 'record %s\ncert %s %s\nhostname mx.d.test\nlisten mx 127.0.0.10:0\n' "$_rec" \
+	    "$LAB_PKI/wildcard.pem" "$LAB_PKI/wildcard.key" >"$LAB_DIR/sink.in"
+	lab_sink sink "$LAB_DIR/sink.in" || return 1
+	for _i in $(seq "$_n"); do
+		echo "$_p$_i.test MX 10 mx$_i.d.test"
+		echo "mx$_i.d.test A 127.0.0.10"
+		echo "_mta-sts.$_p$_i.test TXT \"v=STSv1; id=$_id;\""
+		echo "mta-sts.$_p$_i.test A 127.0.0.1"
+	done >"$LAB_DIR/zone"
+	lab_dns "$LAB_DIR/zone" || return 1
+	printf 'version: STSv1\nmode: enforce\nmx: *.d.test\nmax_age: 86400\n' >"$LAB_DIR/pol.txt"
+	printf 'cert %s %s\nhost *\n  path /.well-known/mta-sts.txt\n  body-file %s\n' \
+	    "$LAB_PKI/web-all.pem" "$LAB_PKI/web-all.key" "$LAB_DIR/pol.txt" >"$LAB_DIR/https.conf"
+	lab_https "$LAB_DIR/https.conf"
+}
+
 # lab_dns ZONEFILE [NAME]: start lab-dns; sets LAB_DNS_PORT; log $LAB_DIR/NAME.log.
 lab_dns() {
 	_name=${2:-dns}

@@ -14,33 +14,7 @@ lab_need openssl jq
 lab_init
 DOMAINS=20
 PER=3
-LAB_PKI_NAMES="mx.d.test" lab_pki || bail "lab-pki.sh failed"
-P=$LAB_PKI
-names=
-for i in $(seq "$DOMAINS"); do names="$names mta-sts.r$i.test"; done
-# shellcheck disable=SC2086
-sh "$top_srcdir/tests/lab/lab-pki.sh" "$P" leaf web-all valid mta-sts.r1.test $names >/dev/null 2>&1 ||
-    bail "cannot issue the policy servers' certificate"
-printf 'cert %s %s\nhostname mx.d.test\nlisten mx 127.0.0.10:0\n' "$P/wildcard.pem" "$P/wildcard.key" \
-    >"$LAB_DIR/sink.in"
-lab_sink sink "$LAB_DIR/sink.in" || bail "lab-smtp-sink did not start"
-{
-	for i in $(seq "$DOMAINS"); do
-		echo "r$i.test MX 10 mx$i.d.test"
-		echo "mx$i.d.test A 127.0.0.10"
-		echo "_mta-sts.r$i.test TXT \"v=STSv1; id=reuse1;\""
-		echo "mta-sts.r$i.test A 127.0.0.1"
-	done
-} >"$LAB_DIR/zone"
-lab_dns "$LAB_DIR/zone" || bail "lab-dns did not start"
-printf 'version: STSv1\nmode: enforce\nmx: *.d.test\nmax_age: 86400\n' >"$LAB_DIR/pol.txt"
-{
-	echo "cert $P/web-all.pem $P/web-all.key"
-	echo "host *"
-	echo "  path /.well-known/mta-sts.txt"
-	echo "  body-file $LAB_DIR/pol.txt"
-} >"$LAB_DIR/https.conf"
-lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
+lab_many_domains r "$DOMAINS" reuse1 || bail "the lab did not start"
 
 # queue everything with delivery off, interleaved over the domains
 lab_relay -o delivery_concurrency=0 || bail "stsrelayd did not start"
