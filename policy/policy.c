@@ -105,6 +105,8 @@ lookup_finish(struct lookup *lk, struct policy_result *r)
 	struct waiter	*w;
 
 	r->domain = lk->domain;
+	r->txt_id = lk->id;
+	r->txt_failed = lk->txt_failed;
 	if (r->result_type == NULL)
 		r->result_type = "";
 	if (r->reason == NULL)
@@ -428,6 +430,7 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 		    cache_entry_fresh(&lk->cached, policy_now(p));
 	}
 	if (r->status == RESOLVER_TEMPFAIL || r->status == RESOLVER_MALFORMED) {
+		lk->txt_failed = 1;
 		txt_failed(lk, r);
 		return;
 	}

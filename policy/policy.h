@@ -45,6 +45,12 @@ struct policy_result {
 	/* on trouble (even when a cached policy is applied): */
 	const char		*result_type;	/* RFC 8460 type, "" when none */
 	const char		*reason;	/* human text, "" when none */
+	/*
+	 * What the TXT query behind this answer found (S21; policy_recheck's
+	 * answers always have one; NULL or "" and 0 when none was sent):
+	 */
+	const char		*txt_id;	/* the id published, "" when none was read */
+	int			 txt_failed;	/* the query failed temporarily */
 };
 
 typedef void (*policy_on_result)(const struct policy_result *, void *);

@@ -46,6 +46,7 @@ struct lookup {
 	struct policy		*p;
 	char			 domain[STS_MX_NAMEBUF];
 	char			 id[STS_TXT_ID_MAX + 1];	/* from TXT */
+	int			 txt_failed;	/* the TXT query failed temporarily */
 	enum lookup_kind	 kind;
 	struct diag_run		*diag;		/* policy_diagnose: trace the steps */
 	struct cache_entry	 cached;

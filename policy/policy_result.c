@@ -22,6 +22,7 @@ policy_result_dup(const struct policy_result *r)
 	d->id = xstrdup(r->id != NULL ? r->id : "");
 	d->result_type = xstrdup(r->result_type != NULL ? r->result_type : "");
 	d->reason = xstrdup(r->reason != NULL ? r->reason : "");
+	d->txt_id = xstrdup(r->txt_id != NULL ? r->txt_id : "");
 	if (r->nmx > 0) {
 		mx = xreallocarray(NULL, r->nmx, sizeof(*mx));
 		for (i = 0; i < r->nmx; i++)
@@ -45,6 +46,7 @@ policy_result_free(struct policy_result *r)
 	free((char *)(uintptr_t)r->id);
 	free((char *)(uintptr_t)r->result_type);
 	free((char *)(uintptr_t)r->reason);
+	free((char *)(uintptr_t)r->txt_id);
 	free(r);
 }
 

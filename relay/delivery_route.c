@@ -176,8 +176,14 @@ route_on_recheck(const struct policy_result *r, void *arg)
 		return;
 	}
 	dlv_log_release(g, 0);
-	log_info("%s: S21: the MTA-STS policy of %s changed (id %s -> %s): "
-	    "deferring instead of bouncing", m->id, g->dom->name, g->pol->id, r->id);
+	if (r->txt_failed)
+		log_info("%s: S21: the MTA-STS TXT record of %s could not be read again: "
+		    "deferring instead of bouncing", m->id, g->dom->name);
+	else
+		log_info("%s: S21: the MTA-STS policy of %s changed (id %s -> %s%s): "
+		    "deferring instead of bouncing", m->id, g->dom->name, g->pol->id,
+		    r->txt_id != NULL && r->txt_id[0] != '\0' ? r->txt_id : r->id,
+		    strcmp(r->id, g->pol->id) == 0 ? ", not fetched yet" : "");
 	for (i = 0; i < g->nrcpts; i++) {
 		ri = g->rcpt_idx[i];
 		if (m->res[ri].state != QUEUE_RCPT_BOUNCED)

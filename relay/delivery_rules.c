@@ -266,6 +266,8 @@ dlv_policy_changed(const struct policy_result *before, const struct policy_resul
 {
 	const char *a = before->id != NULL ? before->id : "";
 	const char *b = after->id != NULL ? after->id : "";
+	const char *t = after->txt_id != NULL ? after->txt_id : "";
 
-	return strcmp(a, b) != 0 || before->mode != after->mode;
+	return strcmp(a, b) != 0 || before->mode != after->mode || after->txt_failed ||
+	    (t[0] != '\0' && strcmp(a, t) != 0);
 }

@@ -88,7 +88,12 @@ enum queue_rcpt_state dlv_rcpt_state(const struct smtpc_status *);
  * counts as its type.
  */
 const char *dlv_tls_result(const struct smtpc_outcome *, const char *violation);
-/* S21: a bounce may stand only if the policy id did not change. */
+/*
+ * S21: a bounce may stand only if the policy did not change: same id and
+ * mode, the TXT record read again and still publishing that id (a new id
+ * whose policy could not be fetched, or a TXT query that failed, leaves the
+ * cached policy in force but must not let a bounce stand on it).
+ */
 int	dlv_policy_changed(const struct policy_result *before,
 	    const struct policy_result *after);
 

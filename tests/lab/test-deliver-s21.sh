@@ -8,7 +8,9 @@
 # moves to a server whose policy names mx-new.s21.test. The 550 under a1
 # must not bounce: the relay sees a2, defers, and the retry delivers to
 # mx-new. same.test is the control: the same 550 under an unchanged id
-# bounces, with a DSN to the sender.
+# bounces, with a DSN to the sender. nofetch.test publishes a new id whose
+# policy host does not answer: the cached policy stays in force (S13), but
+# the 550 under it must not bounce either: deferred.
 #
 # The relay keeps decisions in memory for an hour here
 # (policy_txt_recheck=1h): the re-check must not be answered from there.
@@ -19,7 +21,7 @@ lab_relay_can delivery || skip_all "this stsrelayd does not deliver (stsrelayd -
 lab_need swaks openssl
 LAB_TIMEOUT=${LAB_TIMEOUT_SCENARIO:-30}
 lab_init
-LAB_PKI_NAMES="mx-old.s21.test mx-new.s21.test mta-sts.s21.test mta-sts.same.test"
+LAB_PKI_NAMES="mx-old.s21.test mx-new.s21.test mta-sts.s21.test mta-sts.same.test mta-sts.nofetch.test"
 export LAB_PKI_NAMES
 lab_pki || bail "lab-pki.sh failed"
 P=$LAB_PKI
@@ -44,14 +46,19 @@ same.test MX 10 mx-old.s21.test
 _mta-sts.same.test TXT "v=STSv1; id=b1;"
 mta-sts.same.test A 127.0.0.1
 s21.test MX 10 mx-old.s21.test
+nofetch.test MX 10 mx-old.s21.test
 EOF2
 	if [ "${1:-1}" = 1 ]; then
 		echo '_mta-sts.s21.test TXT "v=STSv1; id=a1;"'
 		echo 'mta-sts.s21.test A 127.0.0.1'
+		echo '_mta-sts.nofetch.test TXT "v=STSv1; id=c1;"'
+		echo 'mta-sts.nofetch.test A 127.0.0.1'
 	else
 		echo 's21.test MX 20 mx-new.s21.test'
 		echo '_mta-sts.s21.test TXT "v=STSv1; id=a2;"'
 		echo 'mta-sts.s21.test A 127.83.0.21'
+		echo '_mta-sts.nofetch.test TXT "v=STSv1; id=c2;"'
+		echo 'mta-sts.nofetch.test A 127.83.0.99'	# nothing listens there
 	fi
 }
 zone 1 >"$LAB_DIR/zone"
@@ -68,6 +75,8 @@ policy "$LAB_DIR/same-b1.txt" mx-old.s21.test
 	printf 'host mta-sts.s21.test\n  path /.well-known/mta-sts.txt\n  body-file %s\n' \
 	    "$LAB_DIR/s21-a1.txt"
 	printf 'host mta-sts.same.test\n  path /.well-known/mta-sts.txt\n  body-file %s\n' \
+	    "$LAB_DIR/same-b1.txt"
+	printf 'host mta-sts.nofetch.test\n  path /.well-known/mta-sts.txt\n  body-file %s\n' \
 	    "$LAB_DIR/same-b1.txt"
 } >"$LAB_DIR/https.conf"
 lab_https "$LAB_DIR/https.conf" || bail "lab-https did not start"
@@ -93,9 +102,11 @@ qid() { grep -E "to=<$1>" "$LOG" | sed -n 's/.*]: \([0-9A-Z]*\): to=.*/\1/p' | h
 # 1: both policies fetched and cached, both domains deliver to mx-old
 send warm@s21.test
 send warm@same.test
+send warm@nofetch.test
 lab_wait_grep 'to=<warm@s21.test>' "$IDX" && lab_wait_grep 'to=<warm@same.test>' "$IDX" &&
+    lab_wait_grep 'to=<warm@nofetch.test>' "$IDX" &&
     record warm@s21.test | grep -q 'listener=old' && record warm@same.test | grep -q 'listener=old'
-ok $? "before the move: both domains deliver to mx-old under their first policies"
+ok $? "before the move: the domains deliver to mx-old under their first policies"
 
 # 2: the move: new id, new MX listed, new policy host
 zone 2 >"$LAB_DIR/zone.new" && mv "$LAB_DIR/zone.new" "$LAB_DIR/zone"
@@ -105,6 +116,7 @@ ok $? "DNS now publishes id a2 for s21.test"
 
 send bad@s21.test
 send bad@same.test
+send bad@nofetch.test
 
 # 3: the id really changed: no bounce, delivered to mx-new
 lab_wait_grep 'S21: the MTA-STS policy of s21.test changed \(id a1 -> a2\): deferring instead of bouncing' "$LOG"
@@ -154,4 +166,14 @@ dsn=$(grep -l 'Final-Recipient: rfc822; *bad@same.test' "$LAB_DIR"/sink.spool/*.
 ok $? "H11: the DSN for bad@same.test: Action failed, Status 5.1.1"
 [ "$(grep -c 'to=<bad@same.test>' "$IDX")" -eq 0 ]
 ok $? "S21 control: bad@same.test was never delivered"
+
+# 5: a new id whose policy cannot be fetched: the cached one applies, the 550 defers
+lab_wait_grep 'S21: the MTA-STS policy of nofetch.test changed \(id c1 -> c2, not fetched yet\): deferring instead of bouncing' "$LOG"
+ok $? "S21: TXT publishes c2, its policy host does not answer: the re-check sees c2, logged"
+lab_wait_grep "$(line bad@nofetch.test deferred)" "$LOG" &&
+    grep -E "$(line bad@nofetch.test deferred)" "$LOG" | grep -q '4\.7\.0 MTA-STS policy changed, will retry: 550 5\.1\.1'
+ok $? "S21: deferred 4.7.0 with the 550, not bounced under the superseded policy c1"
+! grep -Eq "$(line bad@nofetch.test bounced)" "$LOG" &&
+    ! grep -l 'Final-Recipient: rfc822; *bad@nofetch.test' "$LAB_DIR"/sink.spool/*.eml >/dev/null 2>&1
+ok $? "S21: no bounce, no DSN for bad@nofetch.test"
 done_testing

@@ -257,6 +257,17 @@ test_recheck(void)
 	b = a;
 	b.mode = POLICY_MODE_TEMPFAIL;
 	ok(dlv_policy_changed(&a, &b), "S21: no policy obtainable now: defer too");
+	b = a;
+	b.txt_id = "id1";
+	ok(!dlv_policy_changed(&a, &b), "S21: the TXT record still publishes id1: the bounce stands");
+	b.txt_id = "id2";
+	ok(dlv_policy_changed(&a, &b),
+	    "S21: TXT publishes id2 but its policy could not be fetched (id1 applied): defer");
+	b.txt_id = "";
+	b.txt_failed = 1;
+	ok(dlv_policy_changed(&a, &b), "S21: the TXT query failed (id1 applied): defer");
+	b.txt_failed = 0;
+	ok(!dlv_policy_changed(&a, &b), "S21: no TXT record (S4: the cached policy applies): stands");
 }
 
 int
