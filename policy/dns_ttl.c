@@ -73,11 +73,12 @@ skip_name(const unsigned char *abuf, size_t alen, size_t *off)
 }
 
 /*
- * Every record of the answer and authority sections, in order, to fn.
- * -1 when the message is malformed.
+ * Every record of the answer section (and of the authority section when
+ * authority is set), in order, to fn. -1 when what it reads is malformed:
+ * an answer is not refused for a bad authority section it does not need.
  */
 static int
-walk(const unsigned char *abuf, size_t alen,
+walk(const unsigned char *abuf, size_t alen, int authority,
     void (*fn)(const unsigned char *, size_t, const struct rr *, struct ttl_acc *),
     struct ttl_acc *acc)
 {
@@ -89,7 +90,7 @@ walk(const unsigned char *abuf, size_t alen,
 		return -1;
 	qd = get16(abuf + 4);
 	an = get16(abuf + 6);
-	ns = get16(abuf + 8);
+	ns = authority ? get16(abuf + 8) : 0;
 	for (i = 0; i < qd; i++) {
 		if (skip_name(abuf, alen, &off) == -1 || alen - off < QFIXED_LEN)
 			return -1;
@@ -132,7 +133,7 @@ dns_ttl_min(const unsigned char *abuf, size_t alen, int type, uint32_t *ttl)
 	struct ttl_acc	acc = { type, UINT32_MAX, 0 };
 
 	*ttl = UINT32_MAX;
-	if (walk(abuf, alen, on_answer_rr, &acc) == -1)
+	if (walk(abuf, alen, 0, on_answer_rr, &acc) == -1)
 		return -1;
 	*ttl = acc.min;
 	return 0;
@@ -167,7 +168,7 @@ dns_ttl_negative(const unsigned char *abuf, size_t alen, uint32_t *ttl)
 	struct ttl_acc	acc = { 0, UINT32_MAX, 0 };
 
 	*ttl = 0;
-	if (walk(abuf, alen, on_authority_rr, &acc) == -1 || acc.bad)
+	if (walk(abuf, alen, 1, on_authority_rr, &acc) == -1 || acc.bad)
 		return -1;
 	*ttl = acc.min == UINT32_MAX ? 0 : acc.min;
 	return 0;

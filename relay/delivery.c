@@ -143,11 +143,13 @@ start_one(struct delivery *d, struct dlv_domain *dom)
 /*
  * Connection reuse comes first: a domain that has a connection kept idle
  * and groups waiting starts the next one on it, up to DLV_REUSE_BURST in a
- * row. Without this, with more domains at work than kept connections, the
- * round robin came back to a domain only after its connection had been
- * closed for others: 1.8 messages per TLS handshake with 200 domains. The
- * names are taken first: starting a group may take or close kept
- * connections and end groups (and free their domains) before it returns.
+ * row and for DLV_REUSE_MS at most (a slow server must not keep the others
+ * waiting long). Without this, with more domains at work than kept
+ * connections, the round robin came back to a domain only after its
+ * connection had been closed for others: 1.8 messages per TLS handshake
+ * with 200 domains. The names are copied first so that the walk does not
+ * depend on the idle list staying as it is while groups start (routes
+ * answer from the loop today, never inside dlv_route_start).
  */
 static void
 schedule_reuse(struct delivery *d)
@@ -156,18 +158,22 @@ schedule_reuse(struct delivery *d)
 	struct dlv_domain	*dom;
 	char			(*names)[DLV_DOMAIN_MAX];
 	size_t			 n = 0, i;
+	uint64_t		 now;
 
 	if (d->st.sessions_idle == 0)
 		return;
+	now = strutil_now_ms();
 	names = xreallocarray(NULL, d->st.sessions_idle, sizeof(*names));
 	TAILQ_FOREACH_REVERSE(di, &d->idle, dlv_idle_head, entry)
 		if (n < d->st.sessions_idle)
 			memcpy(names[n++], di->domain, sizeof(names[0]));
 	for (i = 0; i < n && d->active < d->p.concurrency; i++) {
 		if ((dom = dlv_domain_find(d, names[i])) == NULL || !can_start(d, dom) ||
-		    dom->streak >= DLV_REUSE_BURST)
+		    dom->streak >= DLV_REUSE_BURST ||
+		    (dom->streak > 0 && now - dom->streak_ms >= DLV_REUSE_MS))
 			continue;
-		dom->streak++;
+		if (dom->streak++ == 0)
+			dom->streak_ms = now;
 		start_one(d, dom);
 	}
 	free(names);

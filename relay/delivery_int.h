@@ -30,6 +30,7 @@
 #define DLV_TALLY_MAX	32	/* TLS report counters added up before they are written */
 #define DLV_DOM_HASH	1024	/* buckets of the domains with work, by name */
 #define DLV_REUSE_BURST	50	/* groups in a row a domain starts on its kept connections */
+#define DLV_REUSE_MS	5000	/* ... and for this long at most */
 
 enum dlv_gstate {
 	DLV_G_WAIT = 0,		/* queued behind the domain's or the global limit */
@@ -99,6 +100,7 @@ struct dlv_domain {
 	char			 name[DLV_DOMAIN_MAX];
 	size_t			 active, nwaiting;
 	size_t			 streak;	/* started on a kept connection in a row */
+	uint64_t		 streak_ms;	/* ... since */
 	uint64_t		 progress_ms;	/* created, or a delivery done */
 };
 
