@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <db.h>
+#include <event2/buffer.h>
 
 #include "common/log.h"
 #include "queue/queue.h"
@@ -295,11 +296,67 @@ test_corrupt(void)
 	qf_fini(&t);
 }
 
+/*
+ * Submissions commit on the storage thread while the loop changes other
+ * messages; refused submissions count nothing.
+ */
+static void
+test_burst(void)
+{
+	struct qf		 t;
+	struct qf_burst		 b = { 0, 0 };
+	struct queue_envelope	 e;
+	struct evbuffer		*body;
+	struct queue_rcpt_result res;
+	const char		*text = "Subject: b\r\n\r\nb\r\n";
+	char			 (*ids)[QUEUE_ID_MAX], first[4][QUEUE_ID_MAX];
+	int			 i, n = 200;
+
+	qf_init_std(&t);
+	for (i = 0; i < 4; i++)
+		qf_simple(&t, first[i], "body\r\n");
+	ids = calloc(n, QUEUE_ID_MAX);
+	body = evbuffer_new();
+	if (ids == NULL || body == NULL)
+		fatalx("test_burst: out of memory");
+	memset(&e, 0, sizeof(e));
+	e.sender = "s@example.test";
+	e.rcpts = rcpt_pool;
+	for (i = 0; i < n; i++) {
+		queue_new_id(t.q, ids[i]);
+		e.id = i % 50 == 49 ? "not an id" : ids[i];
+		e.nrcpts = 1 + i % 3;
+		evbuffer_add(body, text, strlen(text));
+		queue_submit(t.q, &e, body, qf_on_burst, &b);
+		if (i == n / 2) {
+			/* the loop's transactions meanwhile */
+			(void)queue_hold(t.q, first[0]);
+			(void)queue_delete(t.q, first[1]);
+			memset(&res, 0, sizeof(res));
+			res.state = QUEUE_RCPT_DEFERRED;
+			res.reason = "451 4.4.1 later";
+			(void)queue_record_attempt(t.q, first[2], &res, 1,
+			    time(NULL));
+		}
+	}
+	ok(qf_run_until(&t, &b.done, n, 60), "burst: every submission answered");
+	is_int(b.ok, n - 4, "burst: all but the 4 with a bad id stored");
+	ok(same(&t, "burst", 0, 1), "burst: the counts equal a walk");
+	queue_close(t.q);
+	t.q = NULL;
+	ok(qf_reopen(&t) && same(&t, "burst reopened", 1, 1),
+	    "burst: and equal it again after reopening");
+	evbuffer_free(body);
+	free(ids);
+	qf_fini(&t);
+}
+
 int
 main(void)
 {
 	log_init("test_queue_counts", LOG_DEST_STDERR, LOG_LVL_WARN);
 	test_random();
 	test_corrupt();
+	test_burst();
 	return tap_done();
 }
