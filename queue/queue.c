@@ -444,6 +444,20 @@ dir_setup(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* The totals of queue_counts(), by one walk before the threads start. */
+static int
+counts_setup(struct queue *q, char *err, size_t errlen)
+{
+	enum queue_status s;
+
+	if ((s = queue_counts_init(q)) != QUEUE_OK) {
+		snprintf(err, errlen, "spool %s: counting the messages: %s",
+		    q->dir, queue_strstatus(s));
+		return -1;
+	}
+	return 0;
+}
+
 struct queue *
 queue_open(struct event_base *base, const struct queue_params *p, char *err,
     size_t errlen)
@@ -484,6 +498,7 @@ queue_open(struct event_base *base, const struct queue_params *p, char *err,
 	    db_setup(q, &q->sched, "schedule.db", 0, err, errlen) == -1 ||
 	    db_setup(q, &q->tls, "tlsrpt.db", 0, err, errlen) == -1 ||
 	    events_setup(q, err, errlen) == -1 ||
+	    counts_setup(q, err, errlen) == -1 ||
 	    queue_store_start(q, err, errlen) == -1) {
 		queue_free(q);
 		return NULL;

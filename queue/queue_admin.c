@@ -229,6 +229,7 @@ struct info_ctx {
 	const char		*id;
 	struct queue_msg_info	*info;
 	struct evbuffer		*body;
+	struct queue_cdelta	 delta;		/* delete_fn */
 };
 
 static int
@@ -244,7 +245,7 @@ info_fn(struct queue *q, DB_TXN *txn, void *arg)
 enum queue_status
 queue_info(struct queue *q, const char *id, struct queue_msg_info **out)
 {
-	struct info_ctx		ic = { id, NULL, NULL };
+	struct info_ctx		ic = { id, NULL, NULL, { 0, 0, 0, 0 } };
 	enum queue_status	s;
 
 	*out = NULL;
@@ -273,7 +274,7 @@ body_fn(struct queue *q, DB_TXN *txn, void *arg)
 enum queue_status
 queue_body(struct queue *q, const char *id, struct evbuffer *out)
 {
-	struct info_ctx		ic = { id, NULL, NULL };
+	struct info_ctx		ic = { id, NULL, NULL, { 0, 0, 0, 0 } };
 	enum queue_status	s;
 
 	if ((ic.body = evbuffer_new()) == NULL)
@@ -295,7 +296,11 @@ delete_fn(struct queue *q, DB_TXN *txn, void *arg)
 
 	queue_info_free(ic->info);
 	ic->info = NULL;
+	memset(&ic->delta, 0, sizeof(ic->delta));
 	r = queue_msg_get(q, txn, ic->id, DB_RMW, &ic->info);
+	/* a damaged record was never counted */
+	if (r == 0)
+		queue_cdelta_add(&ic->delta, ic->info, -1);
 	if (r == 0 && !ic->info->held)
 		r = queue_sched_del(q, txn, ic->info->next_attempt, ic->id);
 	else if (r == QUEUE_CORRUPT)
@@ -311,11 +316,13 @@ delete_fn(struct queue *q, DB_TXN *txn, void *arg)
 enum queue_status
 queue_delete(struct queue *q, const char *id)
 {
-	struct info_ctx		ic = { id, NULL, NULL };
+	struct info_ctx		ic = { id, NULL, NULL, { 0, 0, 0, 0 } };
 	enum queue_status	s;
 
 	s = queue_txn_run(q, delete_fn, &ic, DB_TXN_SYNC);
 	queue_info_free(ic.info);
+	if (s == QUEUE_OK)
+		queue_counts_apply(q, &ic.delta);
 	if (s == QUEUE_OK)
 		log_info("queue: id=%s deleted", id);
 	return s;
@@ -324,10 +331,11 @@ queue_delete(struct queue *q, const char *id)
 enum sched_op { OP_HOLD, OP_RELEASE, OP_FLUSH };
 
 struct sched_ctx {
-	const char	*id;
-	enum sched_op	 op;
-	time_t		 now;
-	int		 changed;
+	const char		*id;
+	enum sched_op		 op;
+	time_t			 now;
+	int			 changed;
+	struct queue_cdelta	 delta;		/* once committed */
 };
 
 static int
@@ -338,6 +346,7 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 	int			 r;
 
 	sc->changed = 0;
+	memset(&sc->delta, 0, sizeof(sc->delta));
 	if ((r = queue_msg_get(q, txn, sc->id, DB_RMW, &m)) != 0)
 		return r;
 	/* A held message is never due; flush leaves it held. */
@@ -347,6 +356,7 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 		queue_info_free(m);
 		return 0;
 	}
+	queue_cdelta_add(&sc->delta, m, -1);
 	if (!m->held)
 		r = queue_sched_del(q, txn, m->next_attempt, sc->id);
 	if (r == 0 && sc->op == OP_HOLD)
@@ -359,6 +369,7 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 	}
 	if (r == 0)
 		r = queue_msg_put(q, txn, m);
+	queue_cdelta_add(&sc->delta, m, 1);
 	queue_info_free(m);
 	sc->changed = r == 0;
 	return r;
@@ -367,10 +378,12 @@ sched_fn(struct queue *q, DB_TXN *txn, void *arg)
 static enum queue_status
 sched_change(struct queue *q, const char *id, enum sched_op op, uint32_t flags)
 {
-	struct sched_ctx	sc = { id, op, time(NULL), 0 };
+	struct sched_ctx	sc = { id, op, time(NULL), 0, { 0, 0, 0, 0 } };
 	enum queue_status	s;
 
 	s = queue_txn_run(q, sched_fn, &sc, flags);
+	if (s == QUEUE_OK)
+		queue_counts_apply(q, &sc.delta);
 	if (s == QUEUE_OK && op != OP_HOLD)
 		queue_ready_kick(q);
 	return s;
@@ -538,33 +551,82 @@ queue_flush(struct queue *q, const char *id)
 	return fc.status;
 }
 
-static int
-counts_each(const struct queue_msg_info *m, void *arg)
+void
+queue_cdelta_add(struct queue_cdelta *d, const struct queue_msg_info *m,
+    int sign)
 {
-	struct queue_counts	*c = arg;
-	size_t			 i;
-	int			 deferred = 0;
+	size_t	i;
+	int	deferred = 0;
 
-	c->messages++;
+	if (m == NULL)
+		return;
+	d->messages += sign;
 	if (m->held)
-		c->held++;
+		d->held += sign;
 	for (i = 0; i < m->nrcpts; i++) {
 		if (m->rcpts[i].state == QUEUE_RCPT_PENDING ||
 		    m->rcpts[i].state == QUEUE_RCPT_DEFERRED)
-			c->recipients_pending++;
+			d->recipients_pending += sign;
 		if (m->rcpts[i].state == QUEUE_RCPT_DEFERRED)
 			deferred = 1;
 	}
 	if (deferred)
-		c->deferred++;
+		d->deferred += sign;
+}
+
+void
+queue_counts_apply(struct queue *q, const struct queue_cdelta *d)
+{
+	if (pthread_mutex_lock(&q->mtx) != 0)
+		fatalx("queue_counts_apply: mutex");
+	q->counts.messages += d->messages;
+	q->counts.recipients_pending += d->recipients_pending;
+	q->counts.held += d->held;
+	q->counts.deferred += d->deferred;
+	if (pthread_mutex_unlock(&q->mtx) != 0)
+		fatalx("queue_counts_apply: mutex");
+}
+
+static int
+counts_each(const struct queue_msg_info *m, void *arg)
+{
+	queue_cdelta_add(arg, m, 1);
 	return 0;
+}
+
+/* One walk, as queue_list() sees the records (damaged ones skipped). */
+enum queue_status
+queue_counts_init(struct queue *q)
+{
+	struct queue_cdelta	d;
+	enum queue_status	s;
+
+	memset(&d, 0, sizeof(d));
+	if ((s = queue_list(q, counts_each, &d)) != QUEUE_OK)
+		return s;
+	q->counts = d;
+	return QUEUE_OK;
+}
+
+static uint64_t
+count_get(int64_t n)
+{
+	/* below 0 only for a moment, when two threads apply out of order */
+	return n > 0 ? (uint64_t)n : 0;
 }
 
 enum queue_status
 queue_counts(struct queue *q, struct queue_counts *c)
 {
-	memset(c, 0, sizeof(*c));
-	return queue_list(q, counts_each, c);
+	if (pthread_mutex_lock(&q->mtx) != 0)
+		fatalx("queue_counts: mutex");
+	c->messages = count_get(q->counts.messages);
+	c->recipients_pending = count_get(q->counts.recipients_pending);
+	c->held = count_get(q->counts.held);
+	c->deferred = count_get(q->counts.deferred);
+	if (pthread_mutex_unlock(&q->mtx) != 0)
+		fatalx("queue_counts: mutex");
+	return QUEUE_OK;
 }
 
 struct due_ctx {

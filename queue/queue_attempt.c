@@ -35,6 +35,7 @@ struct attempt_ctx {
 	int				 dsn;
 	int				 removed;
 	size_t				 expired;
+	struct queue_cdelta		 delta;	/* to the counts, once committed */
 };
 
 static void
@@ -48,6 +49,7 @@ attempt_reset(struct attempt_ctx *ac)
 	ac->marks = NULL;
 	ac->missing = ac->dsn = ac->removed = 0;
 	ac->expired = 0;
+	memset(&ac->delta, 0, sizeof(ac->delta));
 }
 
 /* A reason fit for the record: no control characters, bounded. */
@@ -209,6 +211,8 @@ dsn_store(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac,
 		r = body_put(q, txn, ac->dsn_id, text, len);
 	if (r == 0)
 		r = queue_sched_put(q, txn, ac->now, ac->dsn_id);
+	if (r == 0)
+		queue_cdelta_add(&ac->delta, &d, 1);
 	queue_ready_lower(q, ac->now, ac->dsn_id);
 	return r;
 }
@@ -308,7 +312,9 @@ finish(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac)
 		queue_ready_lower(q, next, ac->id);
 	}
 	m->next_attempt = next;
-	return r != 0 ? r : queue_msg_put(q, txn, m);
+	if (r == 0 && (r = queue_msg_put(q, txn, m)) == 0)
+		queue_cdelta_add(&ac->delta, m, 1);
+	return r;
 }
 
 /* The message, locked for the transaction, and the results applied; DB_NOTFOUND: gone. */
@@ -322,6 +328,7 @@ load_apply(struct queue *q, DB_TXN *txn, struct attempt_ctx *ac)
 		ac->missing = 1;
 	if (r != 0)
 		return r;
+	queue_cdelta_add(&ac->delta, ac->m, -1);
 	ac->remote = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->remote));
 	ac->marks = xcalloc(ac->m->nrcpts + 1, sizeof(*ac->marks));
 	apply_results(ac);
@@ -403,6 +410,8 @@ queue_record_attempt(struct queue *q, const char *id,
 	 * (tests/lab/test-crash-deliver.sh).
 	 */
 	s = queue_txn_run(q, attempt_fn, &ac, DB_TXN_WRITE_NOSYNC);
+	if (s == QUEUE_OK)
+		queue_counts_apply(q, &ac.delta);
 	queue_claim_drop(q, id, s != QUEUE_OK);
 	if (s != QUEUE_OK) {
 		log_warnx("queue: id=%s results of a delivery attempt not "
@@ -430,7 +439,9 @@ delivered_fn(struct queue *q, DB_TXN *txn, void *arg)
 
 	if ((r = load_apply(q, txn, ac)) == DB_NOTFOUND)
 		return 0;
-	return r != 0 ? r : queue_msg_put(q, txn, ac->m);
+	if (r == 0 && (r = queue_msg_put(q, txn, ac->m)) == 0)
+		queue_cdelta_add(&ac->delta, ac->m, 1);
+	return r;
 }
 
 enum queue_status
@@ -453,6 +464,8 @@ queue_record_delivered(struct queue *q, const char *id,
 	ac.n = n;
 	/* as queue_record_attempt: in the log file at commit */
 	s = queue_txn_run(q, delivered_fn, &ac, DB_TXN_WRITE_NOSYNC);
+	if (s == QUEUE_OK)
+		queue_counts_apply(q, &ac.delta);
 	if (s == QUEUE_OK && ac.missing)
 		s = QUEUE_ENOENT;
 	else if (s == QUEUE_OK) {

@@ -18,6 +18,17 @@
 
 #define QUEUE_TXN_RETRIES	20	/* deadlock retries of one transaction */
 
+/*
+ * What message records add to struct queue_counts, signed so that a
+ * transaction's change (after minus before) can be kept until it commits.
+ */
+struct queue_cdelta {
+	int64_t			 messages;
+	int64_t			 recipients_pending;
+	int64_t			 held;
+	int64_t			 deferred;
+};
+
 /* One queue_submit(): the encoded record and body, owned by whoever holds it. */
 struct queue_req {
 	TAILQ_ENTRY(queue_req)	 entry;
@@ -27,6 +38,7 @@ struct queue_req {
 	struct evbuffer		*body;
 	size_t			 bodylen;
 	time_t			 when;		/* schedule key time */
+	struct queue_cdelta	 counts;	/* what the record adds */
 	enum queue_status	 status;
 	queue_commit_cb		 cb;
 	void			*arg;
@@ -84,6 +96,11 @@ struct queue {
 	size_t			 batch_max;
 	int			 want_flush;	/* from the loop thread */
 	struct queue_stats	 stats;
+	/*
+	 * The totals of queue_counts(), kept by every committed change to a
+	 * message record (the storage thread's too), counted at open.
+	 */
+	struct queue_cdelta	 counts;
 
 	/* delivery, loop thread only */
 	DB			*tls;		/* TLS report counters */
@@ -130,6 +147,13 @@ int	queue_msg_get(struct queue *, DB_TXN *, const char *id, uint32_t flags,
 int	queue_msg_put(struct queue *, DB_TXN *, const struct queue_msg_info *);
 int	queue_sched_put(struct queue *, DB_TXN *, time_t, const char *id);
 int	queue_sched_del(struct queue *, DB_TXN *, time_t, const char *id);
+/* Add sign (1 or -1) times what m adds to the counts; m NULL adds nothing. */
+void	queue_cdelta_add(struct queue_cdelta *, const struct queue_msg_info *m,
+	    int sign);
+/* After a commit: add d to the totals (any thread). */
+void	queue_counts_apply(struct queue *, const struct queue_cdelta *d);
+/* At open, before the threads start: count every record once. */
+enum queue_status queue_counts_init(struct queue *);
 /* Every schedule entry of id, found by a scan (no record to say when). */
 int	queue_sched_del_scan(struct queue *, DB_TXN *, const char *id);
 /* Append the body of id to out (checking size), or delete it (out NULL). */

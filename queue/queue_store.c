@@ -148,19 +148,29 @@ store_one(struct queue *q, struct queue_req *req, uint64_t *retries)
 	return queue_store_status(r);
 }
 
-/* Delete what store_txn() wrote; the keys follow from the request. */
+/*
+ * Delete what store_txn() wrote; the keys follow from the request. *gone
+ * gets what the record added to the counts (the loop may have changed it).
+ */
 static int
-undo_txn(struct queue *q, struct queue_req *req)
+undo_txn(struct queue *q, struct queue_req *req, struct queue_cdelta *gone)
 {
-	DB_TXN		*txn;
-	DBT		 key;
-	uint8_t		 k[QUEUE_SCHEDKEY_MAX + QUEUE_BODYKEY_MAX];
-	uint32_t	 chunk, nchunks;
-	int		 r;
+	DB_TXN			*txn;
+	DBT			 key;
+	struct queue_msg_info	*m = NULL;
+	uint8_t			 k[QUEUE_SCHEDKEY_MAX + QUEUE_BODYKEY_MAX];
+	uint32_t		 chunk, nchunks;
+	int			 r;
 
+	memset(gone, 0, sizeof(*gone));
 	nchunks = (req->bodylen + QUEUE_CHUNK_SIZE - 1) / QUEUE_CHUNK_SIZE;
 	if ((r = q->env->txn_begin(q->env, NULL, &txn, 0)) != 0)
 		return r;
+	r = queue_msg_get(q, txn, req->id, DB_RMW, &m);
+	queue_cdelta_add(gone, m, 1);
+	queue_info_free(m);
+	if (r != 0 && r != QUEUE_CORRUPT)
+		goto out;
 	memset(&key, 0, sizeof(key));
 	key.data = req->id;
 	key.size = strlen(req->id);
@@ -190,11 +200,18 @@ out:
 static int
 store_undo(struct queue *q, struct queue_req *req, uint64_t *retries)
 {
-	int r = 0, i;
+	struct queue_cdelta	gone;
+	int			r = 0, i;
 
 	for (i = 0; i < QUEUE_TXN_RETRIES; i++) {
-		if ((r = undo_txn(q, req)) == 0)
+		if ((r = undo_txn(q, req, &gone)) == 0) {
+			gone.messages = -gone.messages;
+			gone.recipients_pending = -gone.recipients_pending;
+			gone.held = -gone.held;
+			gone.deferred = -gone.deferred;
+			queue_counts_apply(q, &gone);
 			return 0;
+		}
 		if (!queue_txn_retryable(r))
 			break;
 		(*retries)++;
@@ -271,6 +288,14 @@ store_commit(struct queue *q, struct queue_reqs *batch)
 		if (pthread_mutex_lock(&q->mtx) != 0)
 			fatalx("store_commit: mutex");
 		q->stats.retries += retries;
+		/* committed: counted now, taken off again if the flush fails */
+		if (req->status == QUEUE_OK) {
+			q->counts.messages += req->counts.messages;
+			q->counts.recipients_pending +=
+			    req->counts.recipients_pending;
+			q->counts.held += req->counts.held;
+			q->counts.deferred += req->counts.deferred;
+		}
 		q->unflushed++;
 		TAILQ_INSERT_TAIL(&q->committed, req, entry);
 		/* No system call unless the flush thread waits. */
@@ -661,7 +686,8 @@ submit_encode(struct queue_req *req, const struct queue_envelope *e)
 	if (queue_record_encode(&m, &req->rec, &req->reclen, &why) == -1) {
 		log_warnx("queue: id=%s not stored: %s", req->id, why);
 		req->status = QUEUE_ETEMP;
-	}
+	} else
+		queue_cdelta_add(&req->counts, &m, 1);
 	free(m.rcpts);
 }
 
