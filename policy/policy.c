@@ -25,7 +25,9 @@
  * a policy other than mode none is logged as a warning.
  *
  * What runs behind the lookups (stale-while-revalidate with the front cache
- * on, and the S14 refresh) is in policy_recheck.c.
+ * on, and the S14 refresh) is in policy_recheck.c; what a lookup writes to
+ * policy.db goes through policy_store.c, which never undoes a change made
+ * by another lookup or policy flush since this one read the record.
  */
 #include <sys/queue.h>
 #include <stdint.h>
