@@ -2,13 +2,17 @@
  * cache.c: policy.db, the MTA-STS policy cache in Berkeley DB (S19, S20, S11).
  *
  * Record, all integers big-endian:
- *   u8 version (2) | u8 mode | u64 fetched | u32 max_age | u64 max_age_published
+ *   u8 version (3) | u8 mode | u64 fetched | u32 max_age | u64 max_age_published
  *   u8 idlen | id | u8 failidlen | fail id | u64 fail_time
- *   u64 txt_fail_since (version 2 only)
+ *   u64 txt_fail_since (from version 2) | u64 txt_fail_last (from version 3)
  *   u16 nmx | nmx * (u8 len | pattern) | u32 rawlen | raw
  * Version 2 added txt_fail_since, so a restart keeps how long a domain's TXT
- * lookup has been failing. Records of version 1 (written before) are still
- * read, with txt_fail_since 0; every record is written as version 2.
+ * lookup has been failing; version 3 added txt_fail_last, the last of those
+ * failures, so a period with no failure for a whole tempfail bound is over.
+ * Older records are still read: version 1 with neither time, version 2 with
+ * txt_fail_last = txt_fail_since (the last failure is not known: the period
+ * is over a bound after its start unless a new failure extends it). Every
+ * record is written as version 3.
  * Every length is checked against the bytes left and its own bound; mx
  * patterns are re-validated, so a record that decodes is one the policy
  * parser could have produced.
@@ -85,6 +89,7 @@ cache_encode(const struct cache_entry *e, uint8_t **buf, size_t *len)
 		goto out;
 	put_uint(&w, e->fail_time, 8);
 	put_uint(&w, e->txt_fail_since, 8);
+	put_uint(&w, e->txt_fail_last, 8);
 	put_uint(&w, e->policy.nmx, 2);
 	for (i = 0; i < e->policy.nmx; i++)
 		if (put_str8(&w, e->policy.mx[i]) == -1)
@@ -151,8 +156,11 @@ decode_header(struct rbuf *r, struct cache_entry *e)
 	    get_str8(r, e->id, STS_TXT_ID_MAX) == -1 ||
 	    get_str8(r, e->fail_id, STS_TXT_ID_MAX) == -1 ||
 	    get_uint(r, 8, &e->fail_time) == -1 ||
-	    (v >= 2 && get_uint(r, 8, &e->txt_fail_since) == -1))
+	    (v >= 2 && get_uint(r, 8, &e->txt_fail_since) == -1) ||
+	    (v >= 3 && get_uint(r, 8, &e->txt_fail_last) == -1))
 		return -1;
+	if (v == 2)
+		e->txt_fail_last = e->txt_fail_since;
 	e->policy.mode = (enum sts_mode)mode;
 	e->policy.max_age = (uint32_t)maxage;
 	return 0;
@@ -203,6 +211,16 @@ int
 cache_entry_period_only(const struct cache_entry *e)
 {
 	return e->id[0] == '\0' && e->fail_id[0] == '\0' && e->txt_fail_since != 0;
+}
+
+int
+cache_entry_period_over(const struct cache_entry *e, uint64_t now, uint64_t bound)
+{
+	if (e->txt_fail_since == 0)
+		return 1;
+	if (now < e->txt_fail_last)
+		return 0;
+	return now - e->txt_fail_last >= bound;
 }
 
 int

@@ -29,6 +29,8 @@ struct cache_entry {
 	uint64_t		 fail_time;
 	/* Ours: the TXT lookup has failed since then with nothing usable; 0: not */
 	uint64_t		 txt_fail_since;
+	/* ... and it failed last at this time (the period ends a bound later) */
+	uint64_t		 txt_fail_last;
 };
 
 struct cache;
@@ -57,6 +59,12 @@ void	cache_entry_free(struct cache_entry *);
  * fetch)? Such a record is bookkeeping, not a cached policy.
  */
 int	cache_entry_period_only(const struct cache_entry *);
+/*
+ * Ours: is the record's tempfail period over at now, no TXT failure seen
+ * for bound seconds (or none at all)? A clock step back: not over.
+ */
+int	cache_entry_period_over(const struct cache_entry *, uint64_t now,
+	    uint64_t bound);
 /* S19: is the cached policy still valid at time now (unix seconds)? */
 int	cache_entry_fresh(const struct cache_entry *, uint64_t now);
 
@@ -64,7 +72,7 @@ int	cache_entry_fresh(const struct cache_entry *, uint64_t now);
  * The record format, exposed for tests and fuzzing. Records are written as
  * CACHE_VERSION; older versions (from 1) are still read.
  */
-#define CACHE_VERSION	2
+#define CACHE_VERSION	3
 int	cache_encode(const struct cache_entry *, uint8_t **buf, size_t *len);
 int	cache_decode(const uint8_t *, size_t, struct cache_entry *);
 

@@ -9,8 +9,9 @@
  * not fetched again for backoff_s (S11); with an unexpired cached policy we
  * apply it (S13), without one we deliver as if there were no policy (S12).
  * A TXT lookup that fails temporarily with nothing cached defers (Ours) for
- * up to tempfail_bound_s per domain (the start of that period is kept in
- * policy.db, so it outlives a restart), then counts as no policy; a DNS answer
+ * up to tempfail_bound_s per domain (the start of that period and its last
+ * failure are kept in policy.db, so it outlives a restart; a bound with no
+ * failure ends it), then counts as no policy; a DNS answer
  * that cannot be read or breaks our bounds counts as such a failure too, so
  * injected garbage cannot switch a domain to "no policy" at once. A missing TXT
  * record never deletes a cached policy (S4). Concurrent lookups of one
@@ -24,7 +25,9 @@
  * a policy other than mode none is logged as a warning.
  *
  * What runs behind the lookups (stale-while-revalidate with the front cache
- * on, and the S14 refresh) is in policy_recheck.c.
+ * on, and the S14 refresh) is in policy_recheck.c; what a lookup writes to
+ * policy.db goes through policy_store.c, which never undoes a change made
+ * by another lookup or policy flush since this one read the record.
  */
 #include <sys/queue.h>
 #include <stdint.h>
@@ -193,8 +196,7 @@ fetch_failed(struct lookup *lk, const char *type, const char *reason, int record
 		}
 		snprintf(lk->cached.fail_id, sizeof(lk->cached.fail_id), "%s", lk->id);
 		lk->cached.fail_time = policy_now(p);
-		front_invalidate(p, lk->domain);
-		(void)cache_put(p->cache, lk->domain, &lk->cached);
+		(void)policy_store_write(lk, &lk->cached);
 	}
 	if (lk->kind == LK_REFRESH && lk->usable &&
 	    lk->cached.policy.mode != STS_MODE_NONE)
@@ -232,10 +234,9 @@ policy_on_fetch(const struct fetch_outcome *o, void *arg)
 	log_info("policy: %s: fetched id=%s mode=%s max_age=%u mx=%zu",
 	    lk->domain, lk->id, sts_mode_name(o->policy->mode),
 	    o->policy->max_age, o->policy->nmx);
-	front_invalidate(p, lk->domain);
 	if (o->policy->max_age == 0) {
 		/* Ours: apply to this delivery only; the old policy is superseded */
-		(void)cache_delete(p->cache, lk->domain);
+		(void)policy_store_write(lk, NULL);
 	} else {
 		memset(&e, 0, sizeof(e));
 		snprintf(e.id, sizeof(e.id), "%s", lk->id);
@@ -243,7 +244,7 @@ policy_on_fetch(const struct fetch_outcome *o, void *arg)
 		e.policy = *o->policy;		/* borrowed for the put */
 		e.raw = (char *)(uintptr_t)o->body;
 		e.rawlen = o->size;
-		(void)cache_put(p->cache, lk->domain, &e);	/* S20: replace */
+		(void)policy_store_write(lk, &e);	/* S20: replace */
 		lk->front_until = e.fetched + o->policy->max_age;
 	}
 	finish_with_policy(lk, o->policy, lk->id, POLICY_SOURCE_FRESH, "",
@@ -302,48 +303,6 @@ start_fetch(struct lookup *lk)
 
 /* --- the TXT record --- */
 
-/*
- * Ours: since when has the TXT lookup of a domain with nothing usable been
- * failing? Kept in its policy.db record (a placeholder without a policy if
- * there is none), so a restart does not start the tempfail period again.
- */
-static uint64_t
-txt_fail_since(struct lookup *lk, uint64_t now)
-{
-	struct policy	*p = lk->p;
-
-	if (lk->have_entry && lk->cached.txt_fail_since != 0)
-		return lk->cached.txt_fail_since;
-	if (!lk->have_entry) {
-		memset(&lk->cached, 0, sizeof(lk->cached));	/* id "": no policy */
-		lk->have_entry = 1;
-	}
-	lk->cached.txt_fail_since = now;
-	front_invalidate(p, lk->domain);
-	(void)cache_put(p->cache, lk->domain, &lk->cached);
-	return now;
-}
-
-/* The TXT lookup answered: a tempfail period is over. */
-static void
-txt_fail_clear(struct lookup *lk)
-{
-	struct policy	*p = lk->p;
-
-	if (!lk->have_entry || lk->cached.txt_fail_since == 0)
-		return;
-	lk->cached.txt_fail_since = 0;
-	front_invalidate(p, lk->domain);
-	if (lk->cached.id[0] == '\0' && lk->cached.fail_id[0] == '\0') {
-		/* the record only held the period: gone with it */
-		(void)cache_delete(p->cache, lk->domain);
-		cache_entry_free(&lk->cached);
-		lk->have_entry = 0;
-		return;
-	}
-	(void)cache_put(p->cache, lk->domain, &lk->cached);
-}
-
 static void
 txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 {
@@ -358,7 +317,7 @@ txt_failed(struct lookup *lk, const struct resolver_txt_result *r)
 		finish_cached(lk, "", why);
 		return;
 	}
-	since = txt_fail_since(lk, now);
+	since = policy_store_txt_fail(lk, now);
 	if (since > now)		/* the clock stepped back */
 		since = now;
 	if (now - since >= p->tempfail_bound_s) {
@@ -429,12 +388,13 @@ policy_on_txt(const struct resolver_txt_result *r, void *arg)
 		lk->usable = lk->cached.id[0] != '\0' &&
 		    cache_entry_fresh(&lk->cached, policy_now(p));
 	}
+	policy_store_seen(lk, lk->have_entry);
 	if (r->status == RESOLVER_TEMPFAIL || r->status == RESOLVER_MALFORMED) {
 		lk->txt_failed = 1;
 		txt_failed(lk, r);
 		return;
 	}
-	txt_fail_clear(lk);
+	policy_store_txt_clear(lk);
 	if (txt_id(r, lk->id, why, sizeof(why)) == -1) {
 		/* S4: no (new) policy; a cached one stays and applies */
 		if (lk->usable) {

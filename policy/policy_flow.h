@@ -52,6 +52,10 @@ struct lookup {
 	struct cache_entry	 cached;
 	int			 have_entry;	/* cached holds a record */
 	int			 usable;	/* ... with an unexpired policy */
+	/* the record in policy.db as this lookup last read or wrote it */
+	int			 seen_found;
+	char			 seen_id[STS_TXT_ID_MAX + 1];
+	uint64_t		 seen_fetched;
 	uint64_t		 front_until;	/* > 0: remember the answer until then */
 	int			 addr_pending;
 	struct sockaddr_storage	 addrs[POLICY_MAX_ADDRS];
@@ -85,6 +89,23 @@ struct policy {
 struct lookup	*policy_flow_start(struct policy *, const char *domain, enum lookup_kind);
 /* The lookup of domain in flight, or NULL. */
 struct lookup	*policy_flow_find(struct policy *, const char *domain);
+
+/*
+ * policy_store.c: a lookup's writes to policy.db. Each re-reads the record
+ * first and is skipped when another lookup (policy check) or policy flush
+ * changed it since this lookup read it: a newer policy is never undone.
+ */
+/* The record as the lookup read it (found: cache_get gave 0). */
+void	policy_store_seen(struct lookup *, int found);
+/* Replace the record with e, or delete it (e NULL). 0 written, 1 skipped, -1. */
+int	policy_store_write(struct lookup *, const struct cache_entry *e);
+/*
+ * Ours: a TXT failure with nothing usable at now: the start of the
+ * domain's tempfail period, a new one when the last failure is a bound old.
+ */
+uint64_t policy_store_txt_fail(struct lookup *, uint64_t now);
+/* The TXT lookup answered: a tempfail period is over. */
+void	policy_store_txt_clear(struct lookup *);
 
 /*
  * policy_recheck.c. A lookup ends with r: keep it in the front cache when

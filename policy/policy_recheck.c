@@ -13,11 +13,15 @@
  *
  * Every recheck_interval_s the TXT id of each cached policy is checked
  * again (S14): a changed id is fetched, and so is an unchanged one once half
- * its max_age has passed, so a policy in use never expires.
+ * its max_age has passed, so a policy in use never expires. The same walk
+ * deletes records holding nothing but a tempfail period (Ours) that saw no
+ * TXT failure for tempfail_bound_s: a domain whose DNS keeps failing and
+ * that gets no more mail does not keep its record forever.
  */
 #include <sys/queue.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +29,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
+#include "common/xmalloc.h"
 #include "policy/cache.h"
 #include "policy/front.h"
 #include "policy/policy.h"
@@ -128,26 +133,57 @@ policy_recheck_stale(struct policy *p, const char *domain, uint64_t now,
 
 /* --- S14: background refresh --- */
 
+struct refresh_walk {
+	struct policy	*p;
+	uint64_t	 now;
+	char		**stale;	/* placeholders to delete after the walk */
+	size_t		 nstale;
+};
+
 static int
 refresh_one(const char *domain, const struct cache_entry *e, void *arg)
 {
-	struct policy	*p = arg;
+	struct refresh_walk	*w = arg;
+	struct policy		*p = w->p;
 
-	if (e == NULL || e->id[0] == '\0' || policy_flow_find(p, domain) != NULL)
+	if (e == NULL || policy_flow_find(p, domain) != NULL)
 		return 0;
-	(void)policy_flow_start(p, domain, LK_REFRESH);
+	if (cache_entry_period_only(e)) {
+		/* Ours: no TXT failure for a whole bound: the period is over */
+		if (cache_entry_period_over(e, w->now, p->tempfail_bound_s)) {
+			w->stale = xreallocarray(w->stale, w->nstale + 1,
+			    sizeof(*w->stale));
+			w->stale[w->nstale++] = xstrdup(domain);
+		}
+		return 0;
+	}
+	if (e->id[0] != '\0')
+		(void)policy_flow_start(p, domain, LK_REFRESH);
 	return 0;
 }
 
 int
 policy_refresh(struct policy *p)
 {
-	struct lookup	*lk;
-	int		 before = 0, after = 0;
+	struct refresh_walk	 w;
+	struct lookup		*lk;
+	size_t			 i;
+	int			 before = 0, after = 0;
 
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	w.now = policy_int_now(p);
 	TAILQ_FOREACH(lk, &p->lookups, entry)
 		before++;
-	(void)cache_iterate(p->cache, refresh_one, p);
+	(void)cache_iterate(p->cache, refresh_one, &w);
+	/* deleted once the cursor is closed, which holds the pages locked */
+	for (i = 0; i < w.nstale; i++) {
+		if (cache_delete(p->cache, w.stale[i]) == 0)
+			log_info("policy: %s: tempfail period over, its record "
+			    "deleted", w.stale[i]);
+		free(w.stale[i]);
+	}
+	free(w.stale);
 	TAILQ_FOREACH(lk, &p->lookups, entry)
 		after++;
 	return after - before;

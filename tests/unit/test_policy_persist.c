@@ -46,7 +46,7 @@ struct seen {
 	char	domain[64];
 	int	found;
 	char	id[40];
-	uint64_t since;
+	uint64_t since, last;
 };
 
 /* policy_show and policy_list do not show it: read policy.db itself. */
@@ -60,6 +60,7 @@ find_one(const char *domain, const struct cache_entry *e, void *arg)
 	s->found = 1;
 	snprintf(s->id, sizeof(s->id), "%s", e != NULL ? e->id : "?");
 	s->since = e != NULL ? e->txt_fail_since : 0;
+	s->last = e != NULL ? e->txt_fail_last : 0;
 	return 1;
 }
 
@@ -175,7 +176,7 @@ test_restart(struct pfx *fx)
 	policy_free(p);
 }
 
-/* Version 1 records (before txt_fail_since) are still read. */
+/* Version 1 (before txt_fail_since) and 2 (before txt_fail_last) still read. */
 static void
 test_old_record(void)
 {
@@ -193,29 +194,111 @@ test_old_record(void)
 	e.fetched = 1700000000;
 	e.fail_time = 1700000100;
 	e.txt_fail_since = 1700000200;
+	e.txt_fail_last = 1700000300;
 	e.raw = xstrdup(text);
 	e.rawlen = sizeof(text) - 1;
 	if (cache_encode(&e, &buf, &len) == -1)
 		abort();
 	is_int(buf[0], CACHE_VERSION, "records are written as the current version");
-	ok(cache_decode(buf, len, &d) == 0 && d.txt_fail_since == 1700000200,
-	    "version 2: the start of the tempfail period is kept");
+	ok(cache_decode(buf, len, &d) == 0 && d.txt_fail_since == 1700000200 &&
+	    d.txt_fail_last == 1700000300,
+	    "version 3: the start and the last failure of the tempfail period are kept");
 	cache_entry_free(&d);
-	/* the same record as version 1 wrote it: no txt_fail_since */
 	at = 1 + 1 + 8 + 4 + 8 + 1 + strlen(e.id) + 1 + strlen(e.fail_id) + 8;
+	/* the same record as version 2 wrote it: no txt_fail_last */
 	v1 = xmalloc(len - 8);
-	memcpy(v1, buf, at);
-	memcpy(v1 + at, buf + at + 8, len - at - 8);
-	v1[0] = 1;
+	memcpy(v1, buf, at + 8);
+	memcpy(v1 + at + 8, buf + at + 16, len - at - 16);
+	v1[0] = 2;
 	ok(cache_decode(v1, len - 8, &d) == 0 && strcmp(d.id, "old1") == 0 &&
+	    d.txt_fail_since == 1700000200 && d.txt_fail_last == 1700000200 &&
+	    d.policy.nmx == 1 && d.rawlen == e.rawlen,
+	    "version 2 records are still read, the last failure taken as the start");
+	cache_entry_free(&d);
+	ok(cache_decode(v1, len, &d) == -1, "version 2 with trailing bytes refused");
+	/* ... and as version 1: neither time */
+	memcpy(v1, buf, at);
+	memcpy(v1 + at, buf + at + 16, len - at - 16);
+	v1[0] = 1;
+	ok(cache_decode(v1, len - 16, &d) == 0 && strcmp(d.id, "old1") == 0 &&
 	    strcmp(d.fail_id, "f2") == 0 && d.fail_time == 1700000100 &&
-	    d.txt_fail_since == 0 && d.policy.nmx == 1 && d.rawlen == e.rawlen,
+	    d.txt_fail_since == 0 && d.txt_fail_last == 0 && d.policy.nmx == 1 &&
+	    d.rawlen == e.rawlen,
 	    "version 1 records are still read, with no tempfail period");
 	cache_entry_free(&d);
-	ok(cache_decode(v1, len, &d) == -1, "version 1 with trailing bytes refused");
+	ok(cache_decode(v1, len - 8, &d) == -1, "version 1 with trailing bytes refused");
 	free(v1);
 	free(buf);
 	cache_entry_free(&e);
+}
+
+/*
+ * Ours: a tempfail period is over when no TXT failure was seen for the
+ * bound; failures within it extend it; a restart keeps both times.
+ */
+static void
+test_period_ends(struct pfx *fx)
+{
+	struct policy	*p = engine(fx);
+	struct pfx_got	 g;
+	uint64_t	 t0;
+
+	pfx_txt(fx, "e.test", DNS_SERVFAIL);
+	t0 = fx->now += 10;
+	pfx_lookup(fx, p, "e.test", &g);
+	fx->now += BOUND - 100;
+	pfx_lookup(fx, p, "e.test", &g);
+	ok(strcmp(g.mode, "tempfail") == 0 && stored(fx, "e.test").since == t0 &&
+	    stored(fx, "e.test").last == fx->now,
+	    "Ours: a failure within the period: same start, last failure recorded");
+	p = restart(fx, p);
+	ok(stored(fx, "e.test").since == t0 && stored(fx, "e.test").last == fx->now &&
+	    listed_all(p, "e.test").since == t0,
+	    "restart: the start and the last failure are both kept");
+	fx->now += 200;		/* t0 + BOUND + 100: the last failure is recent */
+	pfx_lookup(fx, p, "e.test", &g);
+	ok(strcmp(g.mode, "absent") == 0 && stored(fx, "e.test").since == t0,
+	    "Ours: failing ever since: no policy after the bound from the start");
+
+	/* months later, one transient failure: a new period, deferred again */
+	fx->now += BOUND;
+	pfx_lookup(fx, p, "e.test", &g);
+	ok(strcmp(g.mode, "tempfail") == 0 && stored(fx, "e.test").since == fx->now &&
+	    stored(fx, "e.test").last == fx->now,
+	    "Ours: no failure for a whole bound: a stale placeholder starts a new period");
+	policy_free(p);
+}
+
+/* The S14 refresh deletes placeholders whose last failure is a bound old. */
+static void
+test_refresh_expires(struct pfx *fx)
+{
+	struct policy	*p = engine(fx);
+	struct pfx_got	 g;
+
+	pfx_txt(fx, "old.test", DNS_SERVFAIL);
+	pfx_txt(fx, "new.test", DNS_SERVFAIL);
+	fx->now += 10;
+	pfx_lookup(fx, p, "old.test", &g);
+	fx->now += BOUND / 2;
+	pfx_lookup(fx, p, "new.test", &g);
+	ok(stored(fx, "old.test").found && stored(fx, "new.test").found,
+	    "two placeholders in policy.db");
+	fx->now += BOUND / 2 - 1;
+	(void)policy_refresh(p);
+	ok(stored(fx, "old.test").found && stored(fx, "new.test").found,
+	    "S14 walk: a placeholder whose last failure is within the bound stays");
+	fx->now += 1;
+	is_int(policy_refresh(p), 0, "S14 walk: no refresh lookup for a placeholder");
+	ok(!stored(fx, "old.test").found,
+	    "S14 walk: a placeholder with no failure for the bound is deleted");
+	ok(stored(fx, "new.test").found && stored(fx, "new.test").since != 0,
+	    "S14 walk: a fresh placeholder is kept");
+	fx->now += BOUND;
+	p = restart(fx, p);
+	(void)policy_refresh(p);
+	ok(!stored(fx, "new.test").found, "S14 walk after a restart: deleted in turn");
+	policy_free(p);
 }
 
 int
@@ -228,6 +311,8 @@ main(void)
 		return rc == 1 ? tap_done() : 1;
 	test_old_record();
 	test_restart(&fx);
+	test_period_ends(&fx);
+	test_refresh_expires(&fx);
 	pfx_teardown(&fx);
 	return tap_done();
 }
